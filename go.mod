@@ -1,0 +1,3 @@
+module github.com/acme/secretsbroker
+
+go 1.26

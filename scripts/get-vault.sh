@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Prints the path of a usable Vault server binary on stdout (and nothing else there).
+#   1. $VAULT_BIN if set; 2. `vault` on PATH; 3. a cached build of Vault v1.21.4,
+#   building it from its Go module (shared/DESIGN.md section 8) when the cache is empty.
+# Progress goes to stderr. The cache lives outside the checkout so every clone reuses it.
+set -euo pipefail
+
+VAULT_VERSION="${VAULT_VERSION:-1.21.4}"
+CACHE_ROOT="${BROKER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/secrets-broker}"
+CACHED="$CACHE_ROOT/vault-$VAULT_VERSION/vault"
+
+log() { echo "get-vault: $*" >&2; }
+
+usable() { [ -x "$1" ] && "$1" version >/dev/null 2>&1; }
+
+if [ -n "${VAULT_BIN:-}" ]; then
+  usable "$VAULT_BIN" || { log "VAULT_BIN=$VAULT_BIN is not a runnable vault binary"; exit 1; }
+  echo "$VAULT_BIN"; exit 0
+fi
+if p=$(command -v vault 2>/dev/null) && usable "$p"; then
+  echo "$p"; exit 0
+fi
+if usable "$CACHED"; then
+  echo "$CACHED"; exit 0
+fi
+
+command -v go >/dev/null || { log "go is required to build Vault"; exit 1; }
+mkdir -p "$(dirname "$CACHED")"
+# One build at a time per cache folder (parallel test packages may all ask).
+exec 9>"$CACHE_ROOT/vault-$VAULT_VERSION.lock"
+flock 9
+if usable "$CACHED"; then echo "$CACHED"; exit 0; fi
+
+log "building Vault v$VAULT_VERSION from its Go module (cold: ~4 GB of modules, ~8 min on 2 cores)"
+scratch=$(mktemp -d)
+trap 'chmod -R u+w "$scratch" 2>/dev/null; rm -rf "$scratch"' EXIT
+cd "$scratch"
+export GOFLAGS=-mod=mod GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0
+
+src=$(go mod download -json "github.com/hashicorp/vault@v$VAULT_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+[ -d "$src" ] || { log "could not download github.com/hashicorp/vault@v$VAULT_VERSION"; exit 1; }
+cp -r "$src" vault
+chmod -R u+w vault
+
+# The release's sdk differs from every published sdk; adapt the three call sites that
+# disagree with sdk v0.21.0 (in this scratch copy only).
+perl -0pi -e 's/ActivationFunc: iStore\.activateDeduplication,/ActivationFunc: func(ctx context.Context, req *logical.Request, _ string) error { return iStore.activateDeduplication(ctx, req) },/' vault/vault/identity_store.go
+perl -0pi -e 's/ActivationFunc\(ctx, nil\)/ActivationFunc(ctx, nil, "")/' vault/vault/logical_system_activation_flags.go
+perl -0pi -e 's/restoredKeyName, err := b\.lm\.RestorePolicy\(ctx, req\.Storage, keyName, backupB64, force\)/restoredKeyName := keyName\n\terr := b.lm.RestorePolicy(ctx, req.Storage, keyName, backupB64, force)/' vault/builtin/logical/transit/path_restore.go
+grep -q 'iStore.activateDeduplication(ctx, req)' vault/vault/identity_store.go
+grep -q 'ActivationFunc(ctx, nil, "")' vault/vault/logical_system_activation_flags.go
+grep -q 'restoredKeyName := keyName' vault/builtin/logical/transit/path_restore.go
+
+goversion=$(sed -n 's/^go //p' vault/go.mod)
+{
+  echo "module vaultbuild"
+  echo "go $goversion"
+  echo "require github.com/hashicorp/vault v$VAULT_VERSION"
+  echo "replace github.com/hashicorp/vault => ./vault"
+  # Replaces of Vault's own go.mod that point outside it (those are ignored for a dependency).
+  grep -E '^replace ' vault/go.mod | grep -v '=> \./' || true
+} > go.mod
+# Keep Vault's own go.sum so dependency versions resolve as its release did.
+cp vault/go.sum go.sum
+go mod tidy -e >/dev/null 2>&1 || true
+go build -trimpath -ldflags "-s -w" -o "$CACHED.tmp" github.com/hashicorp/vault
+mv "$CACHED.tmp" "$CACHED"
+usable "$CACHED" || { log "built binary does not run"; exit 1; }
+log "built $("$CACHED" version)"
+echo "$CACHED"
