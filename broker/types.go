@@ -1,0 +1,113 @@
+package broker
+
+import "time"
+
+// Secret is a user's stored credential as every API shows it: metadata and a
+// masked preview, never the value.
+type Secret struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Provider    *string   `json:"provider"`
+	MaskedValue string    `json:"masked_value"`
+	Fingerprint string    `json:"fingerprint"`
+	Version     int       `json:"version"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// SecretVersion describes one stored version of a secret.
+type SecretVersion struct {
+	Version     int       `json:"version"`
+	CreatedAt   time.Time `json:"created_at"`
+	MaskedValue string    `json:"masked_value"`
+	Fingerprint string    `json:"fingerprint"`
+	Current     bool      `json:"current"`
+	Destroyed   bool      `json:"destroyed"`
+}
+
+// Preset maps a well-known provider to the env var name its key goes under.
+type Preset struct {
+	Provider   string `json:"provider"`
+	EnvVarName string `json:"env_var_name"`
+	Configured bool   `json:"configured"`
+}
+
+// DefaultPresets are the built-in presets; more may be configured.
+func DefaultPresets() []Preset {
+	return []Preset{
+		{Provider: "openai", EnvVarName: "OPENAI_API_KEY"},
+		{Provider: "anthropic", EnvVarName: "ANTHROPIC_API_KEY"},
+		{Provider: "github", EnvVarName: "GITHUB_TOKEN"},
+	}
+}
+
+// APIKey is what the broker knows about an API key: never the key itself.
+type APIKey struct {
+	ID        string    `json:"id"` // the SHA-256 hex of the key
+	UserID    string    `json:"user_id"`
+	Label     string    `json:"label"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Bootstrap is what a sandbox needs to fetch its env: handed out once, by the
+// POST that created it, and never again.
+type Bootstrap struct {
+	SandboxID    string    `json:"sandbox_id"`
+	VaultAddr    string    `json:"vault_addr"`
+	Token        string    `json:"token,omitempty"`
+	CreationPath string    `json:"creation_path"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	EnvNames     []string  `json:"env_names"`
+}
+
+// Sandbox is one compute unit's view of its bootstrap, as stored (no token).
+type Sandbox struct {
+	ID        string     `json:"id"`
+	EnvNames  []string   `json:"env_names"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	CreatedAt time.Time  `json:"created_at"`
+	// Bootstrap is set only in the answer of the POST that minted it; stored
+	// records never hold it.
+	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
+}
+
+// Runtime is an interactive sandbox with a selection of the user's secrets.
+type Runtime struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"-"`
+	ProjectID string    `json:"project_id"`
+	Name      string    `json:"name"`
+	SecretIDs []string  `json:"secret_ids"`
+	Sandbox   Sandbox   `json:"sandbox"`
+	Restarts  int       `json:"restarts"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// EvaluationItem is one item of an evaluation: two compute units, each with its
+// own bootstrap.
+type EvaluationItem struct {
+	Name           string  `json:"name"`
+	RuntimeSandbox Sandbox `json:"runtime_sandbox"`
+	TaskSandbox    Sandbox `json:"task_sandbox"`
+}
+
+// Evaluation is a batch of items provisioned with one selection of secrets.
+type Evaluation struct {
+	ID        string           `json:"id"`
+	UserID    string           `json:"-"`
+	ProjectID string           `json:"project_id"`
+	SecretIDs []string         `json:"secret_ids"`
+	Items     []EvaluationItem `json:"items"`
+	CreatedAt time.Time        `json:"created_at"`
+}
+
+// Audit carries who and what a Vault call is made for; vaultx sends it as the
+// audited request headers X-Broker-User, X-Request-Id, X-Broker-Runtime and
+// X-Broker-Sandbox.
+type Audit struct {
+	UserID    string
+	RequestID string
+	RuntimeID string
+	SandboxID string
+}
