@@ -1,0 +1,167 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// RuntimeInput asks for a runtime with a selection of the caller's secrets.
+type RuntimeInput struct {
+	ProjectID string
+	Name      string
+	SecretIDs []string
+}
+
+// EvaluationInput asks for an evaluation: per item, two sandboxes.
+type EvaluationInput struct {
+	ProjectID string
+	SecretIDs []string
+	Items     []string // item names
+}
+
+// env is a resolved selection: env var names (sorted) and values.
+type env struct {
+	names  []string
+	values map[string]string
+}
+
+// resolve checks that every id is the caller's, reads the ciphertexts
+// concurrently and decrypts them in one transit batch call. Duplicate ids are
+// ignored; an empty selection yields an empty env. Errors: invalid (too many
+// ids), not_found (any id not the caller's), unavailable, internal.
+func (s *Service) resolve(ctx context.Context, userID string, ids []string) (env, []string, error) {
+	ids = dedupe(ids)
+	if limit := s.val.Limits().MaxSecretIDs; len(ids) > limit {
+		return env{}, nil, Invalid(FieldError{"secret_ids", fmt.Sprintf("at most %d secret ids per request", limit)})
+	}
+	e := env{values: make(map[string]string, len(ids))}
+	if len(ids) == 0 {
+		return e, ids, nil
+	}
+	list, err := s.ListSecrets(ctx, userID)
+	if err != nil {
+		return env{}, nil, err
+	}
+	byID := make(map[string]string, len(list))
+	for _, sec := range list {
+		byID[sec.ID] = sec.Name
+	}
+	for _, id := range ids {
+		if _, ok := byID[id]; !ok {
+			return env{}, nil, errSecretNotFound()
+		}
+	}
+	cts, err := s.d.Secrets.Ciphertexts(ctx, userID, ids)
+	if IsCode(err, CodeNotFound) {
+		return env{}, nil, errSecretNotFound()
+	}
+	if err != nil {
+		return env{}, nil, err
+	}
+	plain, err := s.d.Crypto.DecryptBatch(ctx, userID, cts)
+	if err != nil {
+		return env{}, nil, err
+	}
+	for i, id := range ids {
+		e.values[byID[id]] = string(plain[i])
+		e.names = append(e.names, byID[id])
+	}
+	slices.Sort(e.names)
+	return e, ids, nil
+}
+
+func dedupe(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// mint issues one bootstrap for a new sandbox and records its accessor. On
+// failure no token lives. Errors: unavailable, internal.
+func (s *Service) mint(ctx context.Context, runtimeID string, e env) (Sandbox, error) {
+	sbID := NewID()
+	ctx = withSandbox(ctx, runtimeID, sbID)
+	w, err := s.d.Boot.Wrap(ctx, sbID, e.values, s.cfg.WrapTTL)
+	if err != nil {
+		return Sandbox{}, err
+	}
+	if err := s.d.Records.PutAccessor(ctx, sbID, w.Accessor, s.cfg.WrapTTL); err != nil {
+		s.revoke(ctx, w.Accessor)
+		return Sandbox{}, err
+	}
+	names := slices.Clone(e.names)
+	if names == nil {
+		names = []string{}
+	}
+	return Sandbox{
+		ID: sbID, EnvNames: names, ExpiresAt: w.ExpiresAt, CreatedAt: s.cfg.Now().UTC(),
+		Bootstrap: &Bootstrap{
+			SandboxID: sbID, VaultAddr: s.cfg.SandboxVaultAddr, Token: w.Token,
+			CreationPath: w.CreationPath, ExpiresAt: w.ExpiresAt, EnvNames: names,
+		},
+	}, nil
+}
+
+// retire revokes the token of a sandbox if it was never used.
+// Errors: unavailable, internal.
+func (s *Service) retire(ctx context.Context, runtimeID, sandboxID string) error {
+	ctx = withSandbox(ctx, runtimeID, sandboxID)
+	acc, ok, err := s.d.Records.TakeAccessor(ctx, sandboxID)
+	if err != nil || !ok {
+		return err
+	}
+	if err := s.d.Boot.RevokeAccessor(ctx, acc); err != nil {
+		// Keep the accessor so a retry can revoke it.
+		_ = s.d.Records.PutAccessor(ctx, sandboxID, acc, s.cfg.WrapTTL)
+		return err
+	}
+	return nil
+}
+
+// revoke is best-effort cleanup of a token minted by a request that failed.
+func (s *Service) revoke(ctx context.Context, accessor string) {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	if err := s.d.Boot.RevokeAccessor(cctx, accessor); err != nil {
+		s.cfg.Warn(ctx, "revoke", err)
+	}
+}
+
+func (s *Service) retireAll(ctx context.Context, runtimeID string, sbs []Sandbox) {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	for _, sb := range sbs {
+		if sb.ID == "" {
+			continue
+		}
+		if err := s.retire(cctx, runtimeID, sb.ID); err != nil {
+			s.cfg.Warn(ctx, "revoke", err)
+		}
+	}
+}
+
+func checkProject(projectID, name string) error {
+	var fields []FieldError
+	if !ValidIdent(projectID) {
+		fields = append(fields, FieldError{"project_id", "is required: 1-128 letters, digits, '.', '_', '@', ':' or '-'"})
+	}
+	if len(name) > 128 {
+		fields = append(fields, FieldError{"name", "must be at most 128 characters"})
+	}
+	if len(fields) > 0 {
+		return Invalid(fields...)
+	}
+	return nil
+}
+
+func stripBootstrap(sb Sandbox) Sandbox {
+	sb.Bootstrap = nil
+	return sb
+}

@@ -1,0 +1,318 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// CreateSecretInput is a new secret as a caller submits it.
+type CreateSecretInput struct {
+	Name     string
+	Value    string
+	Provider *string
+}
+
+func (s *Service) checkUser(userID string) error {
+	if !ValidIdent(userID) {
+		return Errorf(CodeUnauthenticated, "invalid user")
+	}
+	return nil
+}
+
+// ListSecrets returns the user's secrets sorted by name, from the list cache
+// when it is warm. Errors: unauthenticated, unavailable, internal.
+func (s *Service) ListSecrets(ctx context.Context, userID string) ([]Secret, error) {
+	if err := s.checkUser(userID); err != nil {
+		return nil, err
+	}
+	list, stamp, hit, err := s.d.Cache.Get(ctx, userID)
+	if err != nil {
+		s.cfg.Warn(ctx, "list_cache", err)
+	} else if hit {
+		return list, nil
+	}
+	list, err = s.d.Secrets.ListSecrets(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(list, func(a, b Secret) int { return strings.Compare(a.Name, b.Name) })
+	if err == nil && stamp != "" {
+		if perr := s.d.Cache.Put(ctx, userID, stamp, list); perr != nil {
+			s.cfg.Warn(ctx, "list_cache", perr)
+		}
+	}
+	return list, nil
+}
+
+// GetSecret returns one secret's metadata. An id that is not the caller's
+// answers exactly like an absent one. Errors: not_found, unavailable, internal.
+func (s *Service) GetSecret(ctx context.Context, userID, id string) (Secret, error) {
+	if err := s.checkUser(userID); err != nil {
+		return Secret{}, err
+	}
+	if !ValidID(id) {
+		return Secret{}, errSecretNotFound()
+	}
+	sec, err := s.d.Secrets.GetSecret(ctx, userID, id)
+	if IsCode(err, CodeNotFound) {
+		return Secret{}, errSecretNotFound()
+	}
+	return sec, err
+}
+
+// CreateSecret validates and stores a new secret. The name is reserved
+// atomically so two replicas racing for it cannot both win.
+// Errors: invalid, conflict (name taken), unavailable, internal.
+func (s *Service) CreateSecret(ctx context.Context, userID string, in CreateSecretInput) (Secret, error) {
+	if err := s.checkUser(userID); err != nil {
+		return Secret{}, err
+	}
+	var fields []FieldError
+	if m := s.val.CheckName(in.Name); m != "" {
+		fields = append(fields, FieldError{"name", m})
+	}
+	if m := s.val.CheckValue(in.Value); m != "" {
+		fields = append(fields, FieldError{"value", m})
+	}
+	if in.Provider != nil {
+		if m := CheckProvider(*in.Provider); m != "" {
+			fields = append(fields, FieldError{"provider", m})
+		}
+	}
+	if len(fields) > 0 {
+		return Secret{}, Invalid(fields...)
+	}
+	n, err := s.d.Secrets.CountSecrets(ctx, userID)
+	if err != nil {
+		return Secret{}, err
+	}
+	if limit := s.val.Limits().MaxSecretsPerUser; n >= limit {
+		return Secret{}, Invalid(FieldError{"name", fmt.Sprintf("you already have %d secrets, the most one user may keep; delete one first", limit)})
+	}
+	w, err := s.seal(ctx, userID, in.Value)
+	if err != nil {
+		return Secret{}, err
+	}
+	w.SecretID, w.Name, w.Provider = NewID(), in.Name, in.Provider
+	if err := s.reserveName(ctx, userID, in.Name, w.SecretID); err != nil {
+		return Secret{}, err
+	}
+	sec, err := s.d.Secrets.CreateSecret(ctx, w)
+	if err != nil {
+		cctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		if rerr := s.d.Secrets.ReleaseName(cctx, userID, in.Name); rerr != nil {
+			s.cfg.Warn(ctx, "name_index", rerr)
+		}
+		return Secret{}, err
+	}
+	s.invalidate(ctx, userID)
+	return sec, nil
+}
+
+// reserveName binds name to secretID. A reservation whose secret never got
+// written (a replica died between the two writes) is taken over once it is
+// older than NameGrace. Errors: conflict, unavailable, internal.
+func (s *Service) reserveName(ctx context.Context, userID, name, secretID string) error {
+	err := s.d.Secrets.ReserveName(ctx, userID, name, secretID)
+	if !IsCode(err, CodeConflict) {
+		return err
+	}
+	taken := Errorf(CodeConflict, "a secret named %s already exists", name)
+	entry, err := s.d.Secrets.NameOwner(ctx, userID, name)
+	if IsCode(err, CodeNotFound) { // released meanwhile: try once more
+		if err := s.d.Secrets.ReserveName(ctx, userID, name, secretID); IsCode(err, CodeConflict) {
+			return taken
+		} else {
+			return err
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := s.d.Secrets.GetSecret(ctx, userID, entry.SecretID); !IsCode(err, CodeNotFound) {
+		if err != nil {
+			return err
+		}
+		return taken
+	}
+	if s.cfg.Now().Sub(entry.CreatedAt) < s.cfg.NameGrace {
+		return taken // another create is probably in flight
+	}
+	if err := s.d.Secrets.RebindName(ctx, userID, name, secretID, entry); err != nil {
+		if IsCode(err, CodeConflict) {
+			return taken
+		}
+		return err
+	}
+	return nil
+}
+
+// seal encrypts a value and computes its preview and fingerprint, with the
+// two Vault calls made concurrently.
+func (s *Service) seal(ctx context.Context, userID, value string) (SecretWrite, error) {
+	w := SecretWrite{UserID: userID, MaskedValue: Mask(value)}
+	err := forEach(ctx, 2, 2, func(ctx context.Context, i int) error {
+		var err error
+		if i == 0 {
+			w.Ciphertext, err = s.d.Crypto.Encrypt(ctx, userID, []byte(value))
+		} else {
+			w.Fingerprint, err = s.d.Crypto.Fingerprint(ctx, userID, []byte(value))
+		}
+		return err
+	})
+	return w, err
+}
+
+// maxCASAttempts bounds how often a rotate retries after losing a
+// check-and-set race to a concurrent writer.
+const maxCASAttempts = 8
+
+// UpdateSecret stores value as a new version of the secret. Concurrent
+// updates never overwrite each other: each successful one is its own version.
+// Errors: invalid, not_found, conflict (still racing after retries), unavailable, internal.
+func (s *Service) UpdateSecret(ctx context.Context, userID, id, value string) (Secret, error) {
+	if m := s.val.CheckValue(value); m != "" {
+		return Secret{}, Invalid(FieldError{"value", m})
+	}
+	if _, err := s.GetSecret(ctx, userID, id); err != nil {
+		return Secret{}, err
+	}
+	w, err := s.seal(ctx, userID, value)
+	if err != nil {
+		return Secret{}, err
+	}
+	return s.writeVersion(ctx, userID, id, w)
+}
+
+// writeVersion writes w as the next version with check-and-set, re-reading
+// the current version after each lost race.
+func (s *Service) writeVersion(ctx context.Context, userID, id string, w SecretWrite) (Secret, error) {
+	for attempt := range maxCASAttempts {
+		cur, err := s.GetSecret(ctx, userID, id)
+		if err != nil {
+			return Secret{}, err
+		}
+		w.SecretID, w.Name, w.Provider = id, cur.Name, cur.Provider
+		sec, err := s.d.Secrets.UpdateSecret(ctx, w, cur.Version)
+		if err == nil {
+			s.invalidate(ctx, userID)
+			return sec, nil
+		}
+		if !IsCode(err, CodeConflict) {
+			if IsCode(err, CodeNotFound) {
+				return Secret{}, errSecretNotFound()
+			}
+			return Secret{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return Secret{}, Wrap(CodeUnavailable, ctx.Err(), "request cancelled")
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+	return Secret{}, Errorf(CodeConflict, "the secret is being updated concurrently; retry")
+}
+
+// DeleteSecret removes a secret, every version, and frees its name.
+// Errors: not_found, unavailable, internal.
+func (s *Service) DeleteSecret(ctx context.Context, userID, id string) error {
+	sec, err := s.GetSecret(ctx, userID, id)
+	if err != nil {
+		return err
+	}
+	if err := s.d.Secrets.DeleteSecret(ctx, userID, id); err != nil {
+		if IsCode(err, CodeNotFound) {
+			return errSecretNotFound()
+		}
+		return err
+	}
+	s.invalidate(ctx, userID)
+	entry, err := s.d.Secrets.NameOwner(ctx, userID, sec.Name)
+	if err == nil && entry.SecretID == id {
+		err = s.d.Secrets.ReleaseName(ctx, userID, sec.Name)
+	}
+	if err != nil && !IsCode(err, CodeNotFound) {
+		// The secret is gone; a stale name entry is repaired by the next create.
+		s.cfg.Warn(ctx, "name_index", err)
+	}
+	return nil
+}
+
+// Versions lists a secret's versions, oldest first.
+// Errors: not_found, unavailable, internal.
+func (s *Service) Versions(ctx context.Context, userID, id string) ([]SecretVersion, error) {
+	if _, err := s.GetSecret(ctx, userID, id); err != nil {
+		return nil, err
+	}
+	return s.d.Secrets.Versions(ctx, userID, id)
+}
+
+// Rollback makes an old version's value current again, as a new version. The
+// ciphertext is reused; the value is decrypted only to recompute its preview.
+// Errors: invalid (no such version), not_found, conflict, unavailable, internal.
+func (s *Service) Rollback(ctx context.Context, userID, id string, version int) (Secret, error) {
+	if _, err := s.GetSecret(ctx, userID, id); err != nil {
+		return Secret{}, err
+	}
+	if version < 1 {
+		return Secret{}, Invalid(FieldError{"version", "must be a positive version number"})
+	}
+	ct, err := s.d.Secrets.VersionCiphertext(ctx, userID, id, version)
+	if IsCode(err, CodeNotFound) {
+		return Secret{}, Invalid(FieldError{"version", fmt.Sprintf("version %d does not exist or was destroyed", version)})
+	}
+	if err != nil {
+		return Secret{}, err
+	}
+	plain, err := s.d.Crypto.DecryptBatch(ctx, userID, []string{ct})
+	if err != nil {
+		return Secret{}, err
+	}
+	w := SecretWrite{UserID: userID, Ciphertext: ct, MaskedValue: Mask(string(plain[0]))}
+	if w.Fingerprint, err = s.d.Crypto.Fingerprint(ctx, userID, plain[0]); err != nil {
+		return Secret{}, err
+	}
+	return s.writeVersion(ctx, userID, id, w)
+}
+
+// Presets lists the presets with whether the caller has configured each.
+// Errors: unavailable, internal.
+func (s *Service) Presets(ctx context.Context, userID string) ([]Preset, error) {
+	list, err := s.ListSecrets(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	have := make(map[string]bool, len(list))
+	for _, sec := range list {
+		have[sec.Name] = true
+	}
+	out := slices.Clone(s.cfg.Presets)
+	for i := range out {
+		out[i].Configured = have[out[i].EnvVarName]
+	}
+	return out, nil
+}
+
+// CreateFromPreset creates the secret named after a preset's env var.
+// Errors: invalid (unknown preset or bad value), conflict, unavailable, internal.
+func (s *Service) CreateFromPreset(ctx context.Context, userID, provider, value string) (Secret, error) {
+	known := make([]string, 0, len(s.cfg.Presets))
+	for _, p := range s.cfg.Presets {
+		if p.Provider == provider {
+			prov := p.Provider
+			return s.CreateSecret(ctx, userID, CreateSecretInput{Name: p.EnvVarName, Value: value, Provider: &prov})
+		}
+		known = append(known, p.Provider)
+	}
+	return Secret{}, Invalid(FieldError{"provider", fmt.Sprintf("unknown preset; known presets: %s", strings.Join(known, ", "))})
+}
+
+func (s *Service) invalidate(ctx context.Context, userID string) {
+	if err := s.d.Cache.Invalidate(ctx, userID); err != nil {
+		s.cfg.Warn(ctx, "list_cache", err)
+	}
+}
