@@ -1,0 +1,175 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/rs/zerolog"
+
+	"github.com/acme/secretsbroker/broker"
+)
+
+// HeaderRequestID carries the request id in both directions; the same id is
+// sent to Vault (audited) and written on every log line of the request.
+const HeaderRequestID = "X-Request-Id"
+
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requestID takes a well-formed incoming X-Request-Id or makes one, and puts
+// it, a request logger and the audit context on the request.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		id := req.Header.Get(HeaderRequestID)
+		if !requestIDRE.MatchString(id) {
+			id = newRequestID()
+		}
+		c.Response().Header().Set(HeaderRequestID, id)
+		l := s.d.Log.With().Str("request_id", id).Logger()
+		ctx := l.WithContext(req.Context())
+		ctx = broker.WithAudit(ctx, broker.Audit{RequestID: id})
+		c.SetRequest(req.WithContext(ctx))
+		return next(c)
+	}
+}
+
+func logger(c echo.Context) *zerolog.Logger { return zerolog.Ctx(c.Request().Context()) }
+
+// accessLog writes one structured line per request. It never logs bodies,
+// query strings or headers that could carry a key.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		res := c.Response()
+		ev := logger(c).Info()
+		if res.Status >= 500 {
+			ev = logger(c).Warn()
+		}
+		a := broker.AuditFrom(c.Request().Context())
+		ev.Str("method", c.Request().Method).Str("route", c.Path()).Int("status", res.Status).
+			Int64("bytes", res.Size).Dur("latency", time.Since(start)).Str("user", a.UserID).
+			Str("remote", c.RealIP()).Msg("request")
+		return nil
+	}
+}
+
+// securityHeaders marks every answer as not cacheable (answers describe
+// secrets) and sets the usual hardening headers.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Pragma", "no-cache")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		return next(c)
+	}
+}
+
+// timeout bounds every request so a hung dependency answers 503, not never.
+func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
+}
+
+const ctxKeyAPIKey = "broker.apikey"
+
+// apiKeyFrom reads X-API-Key or Authorization: Bearer.
+func apiKeyFrom(r *http.Request) string {
+	if k := r.Header.Get("X-API-Key"); k != "" {
+		return k
+	}
+	const bearer = "Bearer "
+	if h := r.Header.Get("Authorization"); len(h) > len(bearer) && http.CanonicalHeaderKey(h[:6]) == "Bearer" {
+		return h[len(bearer):]
+	}
+	return ""
+}
+
+// authenticate resolves the API key to a user. Failures are rate limited per
+// client address, so guessing keys is slow.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		key := apiKeyFrom(req)
+		var k broker.APIKey
+		var err error
+		if key == "" {
+			err = broker.Errorf(broker.CodeUnauthenticated, "missing API key: send X-API-Key or Authorization: Bearer")
+		} else {
+			k, err = s.d.Auth.Authenticate(req.Context(), key)
+		}
+		if err != nil {
+			if broker.IsCode(err, broker.CodeUnauthenticated) {
+				if lerr := s.limit(c, s.d.AuthFailLimiter, "authfail:"+c.RealIP()); lerr != nil {
+					return lerr
+				}
+			}
+			return err
+		}
+		a := broker.AuditFrom(req.Context())
+		a.UserID = k.UserID
+		ctx := broker.WithAudit(req.Context(), a)
+		l := zerolog.Ctx(ctx).With().Str("user", k.UserID).Logger()
+		c.SetRequest(req.WithContext(l.WithContext(ctx)))
+		c.Set(ctxKeyAPIKey, k)
+		return next(c)
+	}
+}
+
+func apiKeyOf(c echo.Context) broker.APIKey {
+	k, _ := c.Get(ctxKeyAPIKey).(broker.APIKey)
+	return k
+}
+
+// rateLimit applies the per-API-key GCRA limit (the key's hash is the bucket).
+func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := s.limit(c, s.d.Limiter, "key:"+apiKeyOf(c).ID); err != nil {
+			return err
+		}
+		return next(c)
+	}
+}
+
+// limit asks l about key. When the limiter's store is down it lets the
+// request through (degraded, logged): Vault remains the gate for data.
+func (s *Server) limit(c echo.Context, l broker.Limiter, key string) error {
+	if l == nil {
+		return nil
+	}
+	d, err := l.Allow(c.Request().Context(), key)
+	if err != nil {
+		logger(c).Warn().Err(err).Str("component", "rate_limit").Msg("rate limiter unavailable; request allowed")
+		return nil
+	}
+	h := c.Response().Header()
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(d.Remaining, 0)))
+	if !d.Allowed {
+		h.Set("Retry-After", strconv.Itoa(max(1, int((d.RetryAfter+time.Second-1)/time.Second))))
+		return errRateLimited()
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+package handlers
+
+import "github.com/labstack/echo/v4/middleware"
+
+// routes registers every route of the API, in one place.
+func (s *Server) routes() {
+	e := s.e
+	e.Use(middleware.Recover())
+	e.Use(s.requestID, s.accessLog, s.securityHeaders, s.timeout)
+	if len(s.cfg.CORSOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{AllowOrigins: s.cfg.CORSOrigins}))
+	}
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/openapi.json", s.openapi)
+
+	api := e.Group("/api/v1", s.authenticate, s.rateLimit)
+	idem := s.idempotent
+
+	api.GET("/user/secrets", s.listSecrets)
+	api.POST("/user/secrets", s.createSecret, idem)
+	api.GET("/user/secrets/presets", s.listPresets)
+	api.POST("/user/secrets/preset", s.createFromPreset, idem)
+	api.GET("/user/secrets/:id", s.getSecret)
+	api.PUT("/user/secrets/:id", s.updateSecret)
+	api.DELETE("/user/secrets/:id", s.deleteSecret)
+	api.GET("/user/secrets/:id/versions", s.listVersions)
+	api.POST("/user/secrets/:id/rollback", s.rollback, idem)
+
+	api.POST("/runtimes", s.createRuntime, idem)
+	api.GET("/runtimes", s.listRuntimes)
+	api.GET("/runtimes/:id", s.getRuntime)
+	api.POST("/runtimes/:id/restart", s.restartRuntime, idem)
+	api.DELETE("/runtimes/:id", s.deleteRuntime)
+
+	api.POST("/evaluations", s.createEvaluation, idem)
+	api.GET("/evaluations/:id", s.getEvaluation)
+}

@@ -1,0 +1,128 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/acme/secretsbroker/broker"
+)
+
+type secretList struct {
+	Secrets []broker.Secret `json:"secrets"`
+	Total   int             `json:"total"`
+}
+
+type createSecretBody struct {
+	Name     string  `json:"name"`
+	Value    string  `json:"value"`
+	Provider *string `json:"provider"`
+}
+
+type updateSecretBody struct {
+	Value string `json:"value"`
+}
+
+type presetBody struct {
+	Provider string `json:"provider"`
+	Value    string `json:"value"`
+}
+
+type rollbackBody struct {
+	Version int `json:"version"`
+}
+
+func userOf(c echo.Context) string { return apiKeyOf(c).UserID }
+
+func (s *Server) listSecrets(c echo.Context) error {
+	list, err := s.d.Service.ListSecrets(c.Request().Context(), userOf(c))
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []broker.Secret{}
+	}
+	return c.JSON(http.StatusOK, secretList{Secrets: list, Total: len(list)})
+}
+
+func (s *Server) createSecret(c echo.Context) error {
+	var b createSecretBody
+	if err := bind(c, &b); err != nil {
+		return err
+	}
+	sec, err := s.d.Service.CreateSecret(c.Request().Context(), userOf(c), broker.CreateSecretInput(b))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, sec)
+}
+
+func (s *Server) getSecret(c echo.Context) error {
+	sec, err := s.d.Service.GetSecret(c.Request().Context(), userOf(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, sec)
+}
+
+func (s *Server) updateSecret(c echo.Context) error {
+	var b updateSecretBody
+	if err := bind(c, &b); err != nil {
+		return err
+	}
+	sec, err := s.d.Service.UpdateSecret(c.Request().Context(), userOf(c), c.Param("id"), b.Value)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, sec)
+}
+
+func (s *Server) deleteSecret(c echo.Context) error {
+	if err := s.d.Service.DeleteSecret(c.Request().Context(), userOf(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) listVersions(c echo.Context) error {
+	vs, err := s.d.Service.Versions(c.Request().Context(), userOf(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if vs == nil {
+		vs = []broker.SecretVersion{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"versions": vs, "total": len(vs)})
+}
+
+func (s *Server) rollback(c echo.Context) error {
+	var b rollbackBody
+	if err := bind(c, &b); err != nil {
+		return err
+	}
+	sec, err := s.d.Service.Rollback(c.Request().Context(), userOf(c), c.Param("id"), b.Version)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, sec)
+}
+
+func (s *Server) listPresets(c echo.Context) error {
+	ps, err := s.d.Service.Presets(c.Request().Context(), userOf(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"presets": ps})
+}
+
+func (s *Server) createFromPreset(c echo.Context) error {
+	var b presetBody
+	if err := bind(c, &b); err != nil {
+		return err
+	}
+	sec, err := s.d.Service.CreateFromPreset(c.Request().Context(), userOf(c), b.Provider, b.Value)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, sec)
+}

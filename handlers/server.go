@@ -1,0 +1,94 @@
+// Package handlers is the broker's HTTP layer: echo routes, request binding,
+// authentication, rate limits, idempotency and the one error-to-status mapping.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/rs/zerolog"
+
+	"github.com/acme/secretsbroker/broker"
+)
+
+// Check is a named readiness probe.
+type Check struct {
+	Name string
+	// Required: when it fails the broker is not ready (503); otherwise it is
+	// reported as degraded and /readyz still answers 200.
+	Required bool
+	Pinger   broker.Pinger
+}
+
+// Config holds the HTTP layer's settings.
+type Config struct {
+	// IdempotencyTTL is how long a POST's first answer is replayed (default 24h).
+	IdempotencyTTL time.Duration
+	// RequestTimeout bounds every request (default 30s).
+	RequestTimeout time.Duration
+	// CORSOrigins, when set, enables CORS for exactly these origins.
+	CORSOrigins []string
+}
+
+// Deps are what the HTTP layer works through.
+type Deps struct {
+	Service *broker.Service
+	Auth    *broker.Authenticator
+	// Limiter is keyed per API key; AuthFailLimiter per client address for
+	// requests that fail authentication.
+	Limiter         broker.Limiter
+	AuthFailLimiter broker.Limiter
+	Idempotency     broker.IdempotencyStore
+	Checks          []Check
+	OpenAPI         []byte
+	Log             zerolog.Logger
+}
+
+// Server is the broker's HTTP API.
+type Server struct {
+	cfg Config
+	d   Deps
+	e   *echo.Echo
+}
+
+// New returns the HTTP API with every route registered.
+func New(cfg Config, d Deps) *Server {
+	if cfg.IdempotencyTTL <= 0 {
+		cfg.IdempotencyTTL = 24 * time.Hour
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s := &Server{cfg: cfg, d: d, e: e}
+	e.HTTPErrorHandler = s.handleError
+	s.routes()
+	return s
+}
+
+// Handler returns the http.Handler to serve.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// handleError writes the error envelope; internal errors are logged with
+// their cause (which never carries a secret value) and the request id.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	env := envelopeFor(err)
+	if errors.Is(err, context.DeadlineExceeded) && broker.ErrorCode(err) == broker.CodeInternal {
+		env = envelopeFor(broker.Errorf(broker.CodeUnavailable, "the request timed out waiting for a dependency"))
+	}
+	if env.Code >= 500 {
+		logger(c).Error().Err(err).Int("status", env.Code).Msg("request failed")
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(env.Code)
+		return
+	}
+	_ = c.JSON(env.Code, env)
+}
