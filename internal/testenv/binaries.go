@@ -1,0 +1,107 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// getVaultTimeout bounds scripts/get-vault.sh, which may wait for (or run) a Vault build.
+const getVaultTimeout = 20 * time.Minute
+
+// findVault returns the Vault binary: $VAULT_BIN, `vault` on PATH, or scripts/get-vault.sh.
+// The error says what was tried.
+func findVault(t tb) (string, error) {
+	t.Helper()
+	if bin := os.Getenv("VAULT_BIN"); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			return "", fmt.Errorf("VAULT_BIN=%s: %w", bin, err)
+		}
+		return bin, nil
+	}
+	if bin, err := exec.LookPath("vault"); err == nil {
+		return bin, nil
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", fmt.Errorf("no VAULT_BIN, no vault on PATH, and %w", err)
+	}
+	script := filepath.Join(root, "scripts", "get-vault.sh")
+	if _, err := os.Stat(script); err != nil {
+		return "", fmt.Errorf("no VAULT_BIN, no vault on PATH, no %s", script)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout(t))
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "bash", script)
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("no VAULT_BIN, no vault on PATH, and scripts/get-vault.sh failed (%v): %s",
+			err, lastLine(stderr.String()))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Logf("testenv: scripts/get-vault.sh took %s", d.Round(time.Second))
+	}
+	bin := strings.TrimSpace(stdout.String())
+	if bin == "" {
+		return "", errors.New("scripts/get-vault.sh printed no path")
+	}
+	return bin, nil
+}
+
+// scriptTimeout is getVaultTimeout, shortened to end before the test binary's own deadline.
+func scriptTimeout(t tb) time.Duration {
+	d := getVaultTimeout
+	if dt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if end, ok := dt.Deadline(); ok {
+			if left := time.Until(end) - 30*time.Second; left < d {
+				d = max(left, 5*time.Second)
+			}
+		}
+	}
+	return d
+}
+
+// findRedis returns redis-server from PATH.
+func findRedis() (string, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", errors.New("no redis-server on PATH (Debian: apt-get install redis-server)")
+	}
+	return bin, nil
+}
+
+// repoRoot walks up from the working directory to the folder holding go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
