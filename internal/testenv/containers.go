@@ -166,4 +166,3 @@ func (r *Redis) launchContainer(ctx context.Context) error {
 	r.setAddr(host, port)
 	return nil
 }
-

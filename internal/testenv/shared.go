@@ -88,10 +88,10 @@ type sharedTB struct {
 	outcome *outcome
 }
 
-func (st *sharedTB) Helper()                     { st.t.Helper() }
+func (st *sharedTB) Helper()                      { st.t.Helper() }
 func (st *sharedTB) Logf(format string, a ...any) { st.t.Logf(format, a...) }
-func (st *sharedTB) Failed() bool                { return false }
-func (st *sharedTB) Cleanup(f func())            { st.s.cleanups = append(st.s.cleanups, f) }
+func (st *sharedTB) Failed() bool                 { return false }
+func (st *sharedTB) Cleanup(f func())             { st.s.cleanups = append(st.s.cleanups, f) }
 
 func (st *sharedTB) Fatalf(format string, a ...any) {
 	st.outcome = &outcome{msg: fmt.Sprintf(format, a...)}
