@@ -1,0 +1,226 @@
+package vaultx
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/acme/secretsbroker/broker"
+)
+
+// Defaults applied by Config.withDefaults.
+const (
+	DefaultKVMount      = "broker"
+	DefaultTransitMount = "transit"
+	DefaultTransitKey   = "broker-secrets"
+	DefaultTimeout      = 10 * time.Second
+	DefaultMaxRetries   = 2
+)
+
+// Config says how to reach and authenticate to Vault. The cmd layer fills it
+// (from flags and VAULT_* variables); vaultx never reads the environment.
+type Config struct {
+	Addr string // e.g. https://vault.example.com:8200
+
+	// Token auth: Token. AppRole auth: RoleIDFile and SecretIDFile (read at
+	// every login, so a rotated secret_id is picked up). Token wins when set.
+	Token        string
+	RoleIDFile   string
+	SecretIDFile string
+	// AppRoleMount is the AppRole auth mount (default "approle").
+	AppRoleMount string
+
+	KVMount      string        // default "broker"
+	TransitMount string        // default "transit"
+	TransitKey   string        // default "broker-secrets"
+	Timeout      time.Duration // per request, default 10s
+	// MaxRetries of a request on 5xx, 429 and connection errors: 0 means
+	// DefaultMaxRetries, negative means none.
+	MaxRetries int
+
+	// TLS, as the VAULT_CACERT, VAULT_CAPATH, VAULT_CLIENT_CERT,
+	// VAULT_CLIENT_KEY, VAULT_TLS_SERVER_NAME and VAULT_SKIP_VERIFY variables.
+	CACert        string
+	CAPath        string
+	ClientCert    string
+	ClientKey     string
+	TLSServerName string
+	Insecure      bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.KVMount == "" {
+		c.KVMount = DefaultKVMount
+	}
+	if c.TransitMount == "" {
+		c.TransitMount = DefaultTransitMount
+	}
+	if c.TransitKey == "" {
+		c.TransitKey = DefaultTransitKey
+	}
+	if c.AppRoleMount == "" {
+		c.AppRoleMount = "approle"
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	switch {
+	case c.MaxRetries == 0:
+		c.MaxRetries = DefaultMaxRetries
+	case c.MaxRetries < 0:
+		c.MaxRetries = 0
+	}
+	c.KVMount = strings.Trim(c.KVMount, "/")
+	c.TransitMount = strings.Trim(c.TransitMount, "/")
+	c.AppRoleMount = strings.Trim(c.AppRoleMount, "/")
+	return c
+}
+
+// validate checks everything that can be checked without Vault. Errors are
+// CodeInvalid with a one-line message.
+func (c Config) validate() error {
+	if err := validateAddr(c.Addr); err != nil {
+		return err
+	}
+	if c.Token == "" && (c.RoleIDFile == "" || c.SecretIDFile == "") {
+		return broker.Errorf(broker.CodeInvalid, "vault auth: set a token, or both a role_id file and a secret_id file")
+	}
+	for _, m := range []struct{ name, v string }{{"kv mount", c.KVMount}, {"transit mount", c.TransitMount}, {"transit key", c.TransitKey}, {"approle mount", c.AppRoleMount}} {
+		if m.v == "" || strings.Contains(m.v, "..") || strings.ContainsAny(m.v, " ?#%\\") || strings.Contains(m.v, "//") {
+			return broker.Errorf(broker.CodeInvalid, "%s %q is not a valid vault path", m.name, m.v)
+		}
+	}
+	if (c.ClientCert == "") != (c.ClientKey == "") {
+		return broker.Errorf(broker.CodeInvalid, "vault TLS: a client certificate needs a client key and the other way round")
+	}
+	return nil
+}
+
+func validateAddr(addr string) error {
+	if addr == "" {
+		return broker.Errorf(broker.CodeInvalid, "vault address is empty")
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return broker.Errorf(broker.CodeInvalid, "vault address %q is malformed", addr)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return broker.Errorf(broker.CodeInvalid, "vault address %q is malformed: scheme must be http or https", addr)
+	}
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return broker.Errorf(broker.CodeInvalid, "vault address %q is malformed: want scheme://host[:port]", addr)
+	}
+	if p := u.Port(); p != "" {
+		if _, err := net.LookupPort("tcp", p); err != nil {
+			return broker.Errorf(broker.CodeInvalid, "vault address %q is malformed: bad port", addr)
+		}
+	}
+	return nil
+}
+
+// APIOptions tunes NewAPIClient.
+type APIOptions struct {
+	// RoundTrips, when set, counts every HTTP request sent to Vault.
+	RoundTrips *atomic.Uint64
+}
+
+// NewAPIClient returns a Vault API client for cfg.Addr with cfg's timeout,
+// retries and TLS settings and a pooled transport (HTTP/2 where TLS allows),
+// holding cfg.Token. It reads no VAULT_* variable of its own (the api package
+// itself still looks at VAULT_TOKEN, VAULT_NAMESPACE and VAULT_HEADERS inside
+// api.NewClient: the token and namespace are reset here). It is what the cmd
+// layer uses for admin work (Setup) and what sandbox-init uses (with no token).
+// Errors: invalid.
+func NewAPIClient(cfg Config, opts APIOptions) (*api.Client, error) {
+	cfg = cfg.withDefaults()
+	if err := validateAddr(cfg.Addr); err != nil {
+		return nil, err
+	}
+	if (cfg.ClientCert == "") != (cfg.ClientKey == "") {
+		return nil, broker.Errorf(broker.CodeInvalid, "vault TLS: a client certificate needs a client key and the other way round")
+	}
+	tr := &http.Transport{
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: cfg.Timeout,
+		ForceAttemptHTTP2:     true,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	ac := &api.Config{
+		Address:      cfg.Addr,
+		HttpClient:   &http.Client{Transport: tr, Timeout: cfg.Timeout},
+		Timeout:      cfg.Timeout,
+		MaxRetries:   cfg.MaxRetries,
+		MinRetryWait: 100 * time.Millisecond,
+		MaxRetryWait: time.Second,
+	}
+	// Vault's client follows one redirect itself; the http.Client must not.
+	ac.HttpClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if err := ac.ConfigureTLS(&api.TLSConfig{
+		CACert:        cfg.CACert,
+		CAPath:        cfg.CAPath,
+		ClientCert:    cfg.ClientCert,
+		ClientKey:     cfg.ClientKey,
+		TLSServerName: cfg.TLSServerName,
+		Insecure:      cfg.Insecure,
+	}); err != nil {
+		return nil, broker.Wrap(broker.CodeInvalid, err, "vault TLS settings: "+oneLine(err))
+	}
+	// Wrap after ConfigureTLS, which needs the bare *http.Transport.
+	ac.HttpClient.Transport = &countingTransport{next: tr, n: opts.RoundTrips}
+	c, err := api.NewClient(ac)
+	if err != nil {
+		return nil, broker.Wrap(broker.CodeInvalid, err, "vault client: "+oneLine(err))
+	}
+	c.ClearNamespace()
+	c.SetToken(cfg.Token)
+	return c, nil
+}
+
+func oneLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// countingTransport counts requests sent to Vault.
+type countingTransport struct {
+	next http.RoundTripper
+	n    *atomic.Uint64
+}
+
+func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.n != nil {
+		t.n.Add(1)
+	}
+	return t.next.RoundTrip(r)
+}
+
+// String keeps %v and %s of a Config from printing the token.
+func (c Config) String() string {
+	tok := ""
+	if c.Token != "" {
+		tok = "(set)"
+	}
+	return fmt.Sprintf("vaultx.Config{Addr:%s Token:%s RoleIDFile:%s SecretIDFile:%s KVMount:%s TransitMount:%s TransitKey:%s Timeout:%s}",
+		c.Addr, tok, c.RoleIDFile, c.SecretIDFile, c.KVMount, c.TransitMount, c.TransitKey, c.Timeout)
+}
+
+// GoString keeps %#v of a Config from printing the token.
+func (c Config) GoString() string { return c.String() }

@@ -1,0 +1,67 @@
+package vaultx
+
+import (
+	"context"
+
+	"github.com/acme/secretsbroker/broker"
+)
+
+type nameData struct {
+	SecretID string `json:"secret_id"`
+}
+
+func namePath(userID, name string) string { return "users/" + userID + "/names/" + name }
+
+func errNameNotFound() *broker.Error { return broker.Errorf(broker.CodeNotFound, "name not found") }
+
+// ReserveName binds name to secretID with cas=0: of concurrent reservations of
+// one name exactly one succeeds.
+// Errors: invalid, conflict (the name is bound), unavailable, internal.
+func (c *Client) ReserveName(ctx context.Context, userID, name, secretID string) error {
+	if err := segments("user_id", userID, "name", name, "secret_id", secretID); err != nil {
+		return err
+	}
+	_, err := c.kvWrite(ctx, namePath(userID, name), nameData{secretID}, 0)
+	if isCASMismatch(err) {
+		return broker.Wrap(broker.CodeConflict, err, "a secret with this name already exists")
+	}
+	return mapErr(err, "reserve secret name", nil)
+}
+
+// NameOwner returns the secret id bound to name with the entry's version and
+// creation time. Errors: invalid, not_found, unavailable, internal.
+func (c *Client) NameOwner(ctx context.Context, userID, name string) (broker.NameEntry, error) {
+	if err := segments("user_id", userID, "name", name); err != nil {
+		return broker.NameEntry{}, err
+	}
+	d, meta, err := kvReadInto[nameData](ctx, c, namePath(userID, name), 0)
+	if err == nil && d.SecretID == "" {
+		err = errNoData
+	}
+	if err != nil {
+		return broker.NameEntry{}, mapErr(err, "read secret name", errNameNotFound())
+	}
+	return broker.NameEntry{SecretID: d.SecretID, Version: meta.Version, CreatedAt: meta.CreatedTime}, nil
+}
+
+// RebindName points name at secretID with check-and-set on entry.Version.
+// Errors: invalid, conflict, unavailable, internal.
+func (c *Client) RebindName(ctx context.Context, userID, name, secretID string, entry broker.NameEntry) error {
+	if err := segments("user_id", userID, "name", name, "secret_id", secretID); err != nil {
+		return err
+	}
+	_, err := c.kvWrite(ctx, namePath(userID, name), nameData{secretID}, entry.Version)
+	if isCASMismatch(err) {
+		return broker.Wrap(broker.CodeConflict, err, "the name was rebound concurrently")
+	}
+	return mapErr(err, "rebind secret name", nil)
+}
+
+// ReleaseName deletes the name index entry; absent is not an error.
+// Errors: invalid, unavailable, internal.
+func (c *Client) ReleaseName(ctx context.Context, userID, name string) error {
+	if err := segments("user_id", userID, "name", name); err != nil {
+		return err
+	}
+	return mapErr(c.kvDelete(ctx, namePath(userID, name)), "release secret name", nil)
+}

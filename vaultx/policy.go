@@ -1,0 +1,28 @@
+package vaultx
+
+import (
+	"fmt"
+	"strings"
+)
+
+// PolicyHCL is the broker's least-privilege Vault policy for the given mounts
+// and transit key: KV v2 data and metadata under users/, sandboxes/ and
+// apikeys/ only; encrypt, decrypt, hmac and rewrap with the one transit key;
+// revoking bootstrap tokens by accessor; renewing and looking up its own
+// token. Nothing else under sys/ (sys/health is unauthenticated).
+func PolicyHCL(kvMount, transitMount, transitKey string) string {
+	var b strings.Builder
+	b.WriteString("# secrets-broker: written by `brokerd setup`; edits are overwritten.\n")
+	for _, area := range []string{"users", "sandboxes", "apikeys"} {
+		fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"create\", \"read\", \"update\", \"delete\"]\n}\n", kvMount+"/data/"+area+"/*")
+		fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"create\", \"read\", \"update\", \"delete\", \"list\"]\n}\n", kvMount+"/metadata/"+area+"/*")
+	}
+	for _, op := range []string{"encrypt", "decrypt", "rewrap"} {
+		fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"update\"]\n}\n", transitMount+"/"+op+"/"+transitKey)
+	}
+	fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"update\"]\n}\n", transitMount+"/hmac/"+transitKey+"/*")
+	b.WriteString("\npath \"auth/token/revoke-accessor\" {\n  capabilities = [\"update\"]\n}\n")
+	b.WriteString("\npath \"auth/token/renew-self\" {\n  capabilities = [\"update\"]\n}\n")
+	b.WriteString("\npath \"auth/token/lookup-self\" {\n  capabilities = [\"read\"]\n}\n")
+	return b.String()
+}

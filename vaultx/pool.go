@@ -1,0 +1,54 @@
+package vaultx
+
+import (
+	"context"
+	"sync"
+)
+
+// maxParallel bounds the concurrent Vault calls of one operation.
+const maxParallel = 16
+
+// parallel runs fn(ctx, i) for i in [0, n) on at most maxParallel goroutines.
+// The first error cancels the rest and is returned.
+func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	if n == 1 {
+		return fn(ctx, 0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+		next     = make(chan int)
+	)
+	workers := min(n, maxParallel)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(ctx, i); err != nil {
+					once.Do(func() { firstErr = err; cancel() })
+				}
+			}
+		}()
+	}
+feed:
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return firstErr
+}

@@ -1,0 +1,163 @@
+package vaultx
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/acme/secretsbroker/broker"
+)
+
+// request is one Vault API call, built afresh for every attempt.
+type request struct {
+	method  string
+	path    string // below /v1/
+	params  url.Values
+	body    any
+	wrapTTL time.Duration
+	// bodyOnError keeps a 4xx answer's body (transit batch results).
+	bodyOnError bool
+}
+
+// envelope is Vault's response structure.
+type envelope struct {
+	Data     json.RawMessage `json:"data"`
+	Auth     *authInfo       `json:"auth"`
+	WrapInfo *wrapInfo       `json:"wrap_info"`
+}
+
+type authInfo struct {
+	ClientToken   string   `json:"client_token"`
+	Accessor      string   `json:"accessor"`
+	Policies      []string `json:"policies"`
+	LeaseDuration int      `json:"lease_duration"`
+	Renewable     bool     `json:"renewable"`
+}
+
+type wrapInfo struct {
+	Token        string    `json:"token"`
+	Accessor     string    `json:"accessor"`
+	TTL          int       `json:"ttl"`
+	CreationTime time.Time `json:"creation_time"`
+	CreationPath string    `json:"creation_path"`
+}
+
+// decode unmarshals the data part into out (a pointer); absent data is left zero.
+func (e *envelope) decode(out any) error {
+	if e == nil || len(e.Data) == 0 || string(e.Data) == "null" {
+		return nil
+	}
+	return json.Unmarshal(e.Data, out)
+}
+
+// auditHeaders maps broker.Audit fields to the audited request headers.
+func auditHeaders(a broker.Audit) [][2]string {
+	return [][2]string{
+		{"X-Broker-User", a.UserID},
+		{"X-Request-Id", a.RequestID},
+		{"X-Broker-Runtime", a.RuntimeID},
+		{"X-Broker-Sandbox", a.SandboxID},
+	}
+}
+
+// AuditHeaderNames are the request headers Setup configures as audited.
+func AuditHeaderNames() []string {
+	var names []string
+	for _, h := range auditHeaders(broker.Audit{}) {
+		names = append(names, h[0])
+	}
+	return names
+}
+
+func validHeaderValue(v string) bool {
+	if v == "" || len(v) > 256 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// do sends r with the broker's token. A 403 with AppRole auth may mean the
+// token was revoked: then the client logs in again (once, shared by concurrent
+// callers) and retries the call once.
+func (c *Client) do(ctx context.Context, r request) (*envelope, error) {
+	tok := c.api.Token()
+	env, err := c.send(ctx, r, tok)
+	if err != nil && c.approle && isPermissionDenied(err) && c.reauth(ctx, tok) {
+		env, err = c.send(ctx, r, c.api.Token())
+	}
+	return env, err
+}
+
+// send performs one call with the given token ("" for none). Errors are the
+// api client's (*api.ResponseError or transport errors), not yet mapped.
+func (c *Client) send(ctx context.Context, r request, token string) (*envelope, error) {
+	req := c.api.NewRequest(r.method, "/v1/"+strings.TrimPrefix(r.path, "/"))
+	req.ClientToken = token
+	for k, vs := range r.params {
+		req.Params[k] = vs
+	}
+	if r.wrapTTL > 0 {
+		req.WrapTTL = durationString(r.wrapTTL)
+	}
+	for _, h := range auditHeaders(broker.AuditFrom(ctx)) {
+		if validHeaderValue(h[1]) {
+			req.Headers.Set(h[0], h[1])
+		}
+	}
+	if r.body != nil {
+		if err := req.SetJSONBody(r.body); err != nil {
+			return nil, broker.Wrap(broker.CodeInternal, err, "encode vault request")
+		}
+	}
+	//nolint:staticcheck // RawRequestWithContext is the one call that takes a per-request header set and wrap TTL.
+	resp, err := c.api.RawRequestWithContext(ctx, req)
+	if resp != nil {
+		defer resp.Body.Close()
+	}
+	if err != nil {
+		if r.bodyOnError && resp != nil && resp.StatusCode < 500 {
+			if env, derr := readEnvelope(resp.Body); derr == nil && len(env.Data) > 0 {
+				return env, err
+			}
+		}
+		return nil, err
+	}
+	env, err := readEnvelope(resp.Body)
+	if err != nil {
+		return nil, broker.Wrap(broker.CodeInternal, err, "decode vault response")
+	}
+	return env, nil
+}
+
+func readEnvelope(body io.Reader) (*envelope, error) {
+	b, err := io.ReadAll(io.LimitReader(body, 32<<20))
+	if err != nil {
+		return nil, err
+	}
+	env := &envelope{}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return env, nil
+	}
+	if err := json.Unmarshal(b, env); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+func durationString(d time.Duration) string {
+	s := int64(d / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return strconv.FormatInt(s, 10) + "s"
+}

@@ -1,0 +1,380 @@
+package vaultx
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/acme/secretsbroker/broker"
+)
+
+// Custom metadata keys of a secret (KV v2 custom_metadata, strings only).
+const (
+	mdName        = "name"
+	mdProvider    = "provider"
+	mdMasked      = "masked_value"
+	mdFingerprint = "fingerprint"
+	mdVersion     = "version"    // the version the preview fields describe
+	mdCreatedAt   = "created_at" // RFC 3339, set once at creation
+)
+
+// secretData is what each version of a secret holds: the ciphertext and that
+// version's own preview, so that version listings need no decryption.
+type secretData struct {
+	Ciphertext  string `json:"ciphertext"`
+	MaskedValue string `json:"masked_value"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+func secretPath(userID, secretID string) string { return "users/" + userID + "/secrets/" + secretID }
+
+func errSecretNotFound() *broker.Error { return broker.Errorf(broker.CodeNotFound, "secret not found") }
+
+func checkSecretIDs(userID, secretID string) error {
+	return segments("user_id", userID, "secret_id", secretID)
+}
+
+func customMetadata(w broker.SecretWrite, version int, createdAt time.Time) map[string]string {
+	md := map[string]string{
+		mdName:        w.Name,
+		mdMasked:      w.MaskedValue,
+		mdFingerprint: w.Fingerprint,
+		mdVersion:     strconv.Itoa(version),
+		mdCreatedAt:   createdAt.UTC().Format(time.RFC3339Nano),
+	}
+	if w.Provider != nil {
+		md[mdProvider] = *w.Provider
+	}
+	return md
+}
+
+// CreateSecret writes the secret's custom metadata, then version 1 of its data
+// with cas=0. created_at is the broker's clock at creation (kept in custom
+// metadata so every later read reports the same instant); updated_at is the
+// creation time of the current version.
+// Errors: invalid (bad ids), conflict (the id exists), unavailable, internal.
+func (c *Client) CreateSecret(ctx context.Context, w broker.SecretWrite) (broker.Secret, error) {
+	if err := checkSecretIDs(w.UserID, w.SecretID); err != nil {
+		return broker.Secret{}, err
+	}
+	p := secretPath(w.UserID, w.SecretID)
+	createdAt := time.Now().UTC()
+	if err := c.kvMetaWrite(ctx, p, customMetadata(w, 1, createdAt)); err != nil {
+		return broker.Secret{}, mapErr(err, "create secret", nil)
+	}
+	v, err := c.kvWrite(ctx, p, secretData{w.Ciphertext, w.MaskedValue, w.Fingerprint}, 0)
+	if err != nil {
+		if isCASMismatch(err) {
+			return broker.Secret{}, broker.Wrap(broker.CodeConflict, err, "secret already exists")
+		}
+		c.cleanup(func(ctx context.Context) error { return c.kvDelete(ctx, p) }, "undo secret metadata")
+		return broker.Secret{}, mapErr(err, "create secret", nil)
+	}
+	return broker.Secret{
+		ID: w.SecretID, Name: w.Name, Provider: w.Provider,
+		MaskedValue: w.MaskedValue, Fingerprint: w.Fingerprint,
+		Version: v.Version, CreatedAt: createdAt, UpdatedAt: v.CreatedTime,
+	}, nil
+}
+
+// UpdateSecret writes a new version with check-and-set on casVersion, then
+// the custom metadata describing it. Name and Provider of w are kept as
+// given (an empty Name keeps the stored one).
+// Errors: invalid, conflict (casVersion is stale), not_found, unavailable, internal.
+func (c *Client) UpdateSecret(ctx context.Context, w broker.SecretWrite, casVersion int) (broker.Secret, error) {
+	if err := checkSecretIDs(w.UserID, w.SecretID); err != nil {
+		return broker.Secret{}, err
+	}
+	if casVersion < 1 {
+		return broker.Secret{}, broker.Invalid(broker.FieldError{Field: "version", Message: "must be at least 1"})
+	}
+	p := secretPath(w.UserID, w.SecretID)
+	v, err := c.kvWrite(ctx, p, secretData{w.Ciphertext, w.MaskedValue, w.Fingerprint}, casVersion)
+	if err != nil {
+		if isCASMismatch(err) {
+			m, merr := c.kvMetaRead(ctx, p)
+			if statusOf(merr) == http.StatusNotFound || (merr == nil && m.CurrentVersion == 0) {
+				return broker.Secret{}, errSecretNotFound()
+			}
+			return broker.Secret{}, broker.Wrap(broker.CodeConflict, err, "secret was modified concurrently")
+		}
+		return broker.Secret{}, mapErr(err, "update secret", errSecretNotFound())
+	}
+	old := v.CustomMetadata
+	if w.Name == "" {
+		w.Name = old[mdName]
+		if prov, ok := old[mdProvider]; ok && w.Provider == nil {
+			w.Provider = &prov
+		}
+	}
+	createdAt, ok := parseTime(old[mdCreatedAt])
+	if !ok {
+		m, err := c.kvMetaRead(ctx, p)
+		if err != nil {
+			return broker.Secret{}, mapErr(err, "update secret", errSecretNotFound())
+		}
+		createdAt = m.CreatedTime
+	}
+	if err := c.kvMetaWrite(ctx, p, customMetadata(w, v.Version, createdAt)); err != nil {
+		// The new version is stored; readers fall back to its data for the
+		// preview until the next write fixes the metadata.
+		return broker.Secret{}, mapErr(err, "update secret metadata", errSecretNotFound())
+	}
+	return broker.Secret{
+		ID: w.SecretID, Name: w.Name, Provider: w.Provider,
+		MaskedValue: w.MaskedValue, Fingerprint: w.Fingerprint,
+		Version: v.Version, CreatedAt: createdAt, UpdatedAt: v.CreatedTime,
+	}, nil
+}
+
+func parseTime(s string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t, err == nil
+}
+
+// GetSecret reads the secret's metadata (one call; a second, of the current
+// data, only when a concurrent writer left the metadata describing an older
+// version). Never reads or decrypts the value.
+// Errors: invalid, not_found, unavailable, internal.
+func (c *Client) GetSecret(ctx context.Context, userID, secretID string) (broker.Secret, error) {
+	if err := checkSecretIDs(userID, secretID); err != nil {
+		return broker.Secret{}, err
+	}
+	s, err := c.getSecret(ctx, userID, secretID)
+	return s, mapErr(err, "read secret", errSecretNotFound())
+}
+
+func (c *Client) getSecret(ctx context.Context, userID, secretID string) (broker.Secret, error) {
+	p := secretPath(userID, secretID)
+	m, err := c.kvMetaRead(ctx, p)
+	if err != nil {
+		return broker.Secret{}, err
+	}
+	cur, ok := m.Versions[strconv.Itoa(m.CurrentVersion)]
+	if m.CurrentVersion == 0 || !ok || cur.Destroyed || cur.DeletionTime != "" {
+		return broker.Secret{}, errSecretNotFound() // being created, or deleted
+	}
+	md := m.CustomMetadata
+	s := broker.Secret{
+		ID:          secretID,
+		Name:        md[mdName],
+		MaskedValue: md[mdMasked],
+		Fingerprint: md[mdFingerprint],
+		Version:     m.CurrentVersion,
+		CreatedAt:   m.CreatedTime,
+		UpdatedAt:   cur.CreatedTime,
+	}
+	if t, ok := parseTime(md[mdCreatedAt]); ok {
+		s.CreatedAt = t
+	}
+	if p, ok := md[mdProvider]; ok {
+		s.Provider = &p
+	}
+	if md[mdVersion] != strconv.Itoa(m.CurrentVersion) {
+		d, _, err := kvReadInto[secretData](ctx, c, p, m.CurrentVersion)
+		if err != nil {
+			return broker.Secret{}, err
+		}
+		s.MaskedValue, s.Fingerprint = d.MaskedValue, d.Fingerprint
+	}
+	return s, nil
+}
+
+// ListSecrets lists the user's secrets (one LIST, then the metadata of each,
+// at most 16 at a time), oldest first. Never reads or decrypts a value.
+// Errors: invalid, unavailable, internal.
+func (c *Client) ListSecrets(ctx context.Context, userID string) ([]broker.Secret, error) {
+	if err := pathSegment("user_id", userID); err != nil {
+		return nil, err
+	}
+	ids, err := c.secretIDs(ctx, userID)
+	if err != nil {
+		return nil, mapErr(err, "list secrets", nil)
+	}
+	out := make([]broker.Secret, len(ids))
+	found := make([]bool, len(ids))
+	err = parallel(ctx, len(ids), func(ctx context.Context, i int) error {
+		s, err := c.getSecret(ctx, userID, ids[i])
+		if statusOf(err) == http.StatusNotFound || broker.IsCode(err, broker.CodeNotFound) {
+			return nil // deleted or being created meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		out[i], found[i] = s, true
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr(err, "list secrets", nil)
+	}
+	res := make([]broker.Secret, 0, len(ids))
+	for i := range out {
+		if found[i] {
+			res = append(res, out[i])
+		}
+	}
+	sort.SliceStable(res, func(i, j int) bool {
+		if !res[i].CreatedAt.Equal(res[j].CreatedAt) {
+			return res[i].CreatedAt.Before(res[j].CreatedAt)
+		}
+		return res[i].Name < res[j].Name
+	})
+	return res, nil
+}
+
+func (c *Client) secretIDs(ctx context.Context, userID string) ([]string, error) {
+	keys, err := c.kvList(ctx, "users/"+userID+"/secrets")
+	if err != nil {
+		return nil, err
+	}
+	ids := keys[:0]
+	for _, k := range keys {
+		if !strings.HasSuffix(k, "/") {
+			ids = append(ids, k)
+		}
+	}
+	return ids, nil
+}
+
+// CountSecrets counts the user's secrets with one LIST (a secret being
+// created or deleted at that instant may be counted).
+// Errors: invalid, unavailable, internal.
+func (c *Client) CountSecrets(ctx context.Context, userID string) (int, error) {
+	if err := pathSegment("user_id", userID); err != nil {
+		return 0, err
+	}
+	ids, err := c.secretIDs(ctx, userID)
+	if err != nil {
+		return 0, mapErr(err, "count secrets", nil)
+	}
+	return len(ids), nil
+}
+
+// Ciphertexts reads the current ciphertext of each id concurrently (at most
+// 16 at a time), in order.
+// Errors: invalid, not_found (any id absent), unavailable, internal.
+func (c *Client) Ciphertexts(ctx context.Context, userID string, secretIDs []string) ([]string, error) {
+	for _, id := range secretIDs {
+		if err := checkSecretIDs(userID, id); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]string, len(secretIDs))
+	err := parallel(ctx, len(secretIDs), func(ctx context.Context, i int) error {
+		d, _, err := kvReadInto[secretData](ctx, c, secretPath(userID, secretIDs[i]), 0)
+		if err != nil {
+			return err
+		}
+		if d.Ciphertext == "" {
+			return errSecretNotFound()
+		}
+		out[i] = d.Ciphertext
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr(err, "read secrets", errSecretNotFound())
+	}
+	return out, nil
+}
+
+// Versions lists the stored versions, oldest first: one metadata read, then
+// the data of each live version for its preview (concurrently). Deleted and
+// destroyed versions are listed with Destroyed set and no preview.
+// Errors: invalid, not_found, unavailable, internal.
+func (c *Client) Versions(ctx context.Context, userID, secretID string) ([]broker.SecretVersion, error) {
+	if err := checkSecretIDs(userID, secretID); err != nil {
+		return nil, err
+	}
+	p := secretPath(userID, secretID)
+	m, err := c.kvMetaRead(ctx, p)
+	if err != nil {
+		return nil, mapErr(err, "list secret versions", errSecretNotFound())
+	}
+	if m.CurrentVersion == 0 {
+		return nil, errSecretNotFound()
+	}
+	out := make([]broker.SecretVersion, 0, len(m.Versions))
+	for k, info := range m.Versions {
+		n, err := strconv.Atoi(k)
+		if err != nil {
+			continue
+		}
+		out = append(out, broker.SecretVersion{
+			Version:   n,
+			CreatedAt: info.CreatedTime,
+			Current:   n == m.CurrentVersion,
+			Destroyed: info.Destroyed || info.DeletionTime != "",
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	err = parallel(ctx, len(out), func(ctx context.Context, i int) error {
+		if out[i].Destroyed {
+			return nil
+		}
+		d, _, err := kvReadInto[secretData](ctx, c, p, out[i].Version)
+		if errors.Is(err, errNoData) || statusOf(err) == http.StatusNotFound {
+			out[i].Destroyed = true // deleted meanwhile
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		out[i].MaskedValue, out[i].Fingerprint = d.MaskedValue, d.Fingerprint
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr(err, "list secret versions", errSecretNotFound())
+	}
+	return out, nil
+}
+
+// VersionCiphertext returns the ciphertext of one version.
+// Errors: invalid, not_found (absent, deleted or destroyed), unavailable, internal.
+func (c *Client) VersionCiphertext(ctx context.Context, userID, secretID string, version int) (string, error) {
+	if err := checkSecretIDs(userID, secretID); err != nil {
+		return "", err
+	}
+	if version < 1 {
+		return "", broker.Errorf(broker.CodeNotFound, "secret version not found")
+	}
+	d, _, err := kvReadInto[secretData](ctx, c, secretPath(userID, secretID), version)
+	if err == nil && d.Ciphertext == "" {
+		err = errNoData
+	}
+	if err != nil {
+		return "", mapErr(err, "read secret version", broker.Errorf(broker.CodeNotFound, "secret version not found"))
+	}
+	return d.Ciphertext, nil
+}
+
+// DeleteSecret deletes the metadata and every version (a metadata read first,
+// to answer not_found for an absent id).
+// Errors: invalid, not_found, unavailable, internal.
+func (c *Client) DeleteSecret(ctx context.Context, userID, secretID string) error {
+	if err := checkSecretIDs(userID, secretID); err != nil {
+		return err
+	}
+	p := secretPath(userID, secretID)
+	m, err := c.kvMetaRead(ctx, p)
+	if err != nil {
+		return mapErr(err, "delete secret", errSecretNotFound())
+	}
+	if m.CurrentVersion == 0 {
+		return errSecretNotFound()
+	}
+	return mapErr(c.kvDelete(ctx, p), "delete secret", errSecretNotFound())
+}
+
+// cleanup runs an undo step with a fresh context (the caller's may be done),
+// logging a failure.
+func (c *Client) cleanup(fn func(ctx context.Context) error, what string) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+	defer cancel()
+	if err := fn(ctx); err != nil {
+		c.log.Error().Err(err).Str("step", what).Msg("vault cleanup failed")
+	}
+}
