@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/vaultx"
+)
+
+// serveConfig is every setting of `brokerd serve`.
+type serveConfig struct {
+	Listen           string
+	Vault            vaultx.Config
+	RedisURL         string
+	SandboxVaultAddr string
+	WrapTTL          time.Duration
+	MaxWrapTTL       time.Duration
+	RequestTimeout   time.Duration
+	ShutdownTimeout  time.Duration
+	AuthCacheTTL     time.Duration
+	RatePerMinute    int
+	RateBurst        int
+	AuthFailPerMin   int
+	Limits           broker.Limits
+	DeniedNames      string
+	Presets          string
+	CORSOrigins      string
+	LogLevel         string
+}
+
+// vaultFlags registers the Vault connection flags shared by serve and setup.
+func vaultFlags(fs *flagSet, c *vaultx.Config) {
+	fs.str(&c.Addr, "vault-addr", "VAULT_ADDR", "http://127.0.0.1:8200", "Vault address")
+	fs.str(&c.Token, "vault-token", "VAULT_TOKEN", "", "Vault token (instead of AppRole)")
+	fs.str(&c.KVMount, "kv-mount", "BROKER_KV_MOUNT", vaultx.DefaultKVMount, "KV v2 mount")
+	fs.str(&c.TransitMount, "transit-mount", "BROKER_TRANSIT_MOUNT", vaultx.DefaultTransitMount, "transit mount")
+	fs.str(&c.TransitKey, "transit-key", "BROKER_TRANSIT_KEY", vaultx.DefaultTransitKey, "transit key name")
+	fs.dur(&c.Timeout, "vault-timeout", "BROKER_VAULT_TIMEOUT", vaultx.DefaultTimeout, "timeout of one Vault request")
+	fs.str(&c.CACert, "vault-cacert", "VAULT_CACERT", "", "CA certificate file for Vault's TLS")
+	fs.str(&c.CAPath, "vault-capath", "VAULT_CAPATH", "", "directory of CA certificates for Vault's TLS")
+	fs.str(&c.ClientCert, "vault-client-cert", "VAULT_CLIENT_CERT", "", "client certificate for Vault's TLS")
+	fs.str(&c.ClientKey, "vault-client-key", "VAULT_CLIENT_KEY", "", "client key for Vault's TLS")
+	fs.str(&c.TLSServerName, "vault-tls-server-name", "VAULT_TLS_SERVER_NAME", "", "server name to verify in Vault's certificate")
+	fs.bool(&c.Insecure, "vault-skip-verify", "VAULT_SKIP_VERIFY", false, "do not verify Vault's certificate (never in production)")
+}
+
+func parseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+	var c serveConfig
+	fs := newFlagSet("serve", getenv, stderr)
+	fs.str(&c.Listen, "listen", "BROKER_LISTEN_ADDR", "127.0.0.1:8080", "address to serve the API on")
+	vaultFlags(fs, &c.Vault)
+	fs.str(&c.Vault.RoleIDFile, "role-id-file", "BROKER_VAULT_ROLE_ID_FILE", "", "file holding the AppRole role_id")
+	fs.str(&c.Vault.SecretIDFile, "secret-id-file", "BROKER_VAULT_SECRET_ID_FILE", "", "file holding the AppRole secret_id")
+	fs.str(&c.RedisURL, "redis-url", "REDIS_URL", "", "Redis URL (optional; several replicas need it)")
+	fs.str(&c.SandboxVaultAddr, "sandbox-vault-addr", "BROKER_SANDBOX_VAULT_ADDR", "", "Vault address sandboxes use (default: --vault-addr)")
+	fs.dur(&c.WrapTTL, "wrap-ttl", "BROKER_WRAP_TTL", 5*time.Minute, "lifetime of a bootstrap token")
+	fs.dur(&c.MaxWrapTTL, "max-wrap-ttl", "BROKER_MAX_WRAP_TTL", time.Hour, "cap on --wrap-ttl")
+	fs.dur(&c.RequestTimeout, "request-timeout", "BROKER_REQUEST_TIMEOUT", 30*time.Second, "bound on one API request")
+	fs.dur(&c.ShutdownTimeout, "shutdown-timeout", "BROKER_SHUTDOWN_TIMEOUT", 30*time.Second, "how long in-flight requests may drain on SIGTERM")
+	fs.dur(&c.AuthCacheTTL, "auth-cache-ttl", "BROKER_AUTH_CACHE_TTL", broker.DefaultAuthCacheTTL, "how long an API key lookup is cached (a revoked key works at most this long)")
+	fs.int(&c.RatePerMinute, "rate-per-minute", "BROKER_RATE_PER_MINUTE", 600, "requests per minute per API key")
+	fs.int(&c.RateBurst, "rate-burst", "BROKER_RATE_BURST", 100, "burst per API key")
+	fs.int(&c.AuthFailPerMin, "auth-fail-per-minute", "BROKER_AUTH_FAIL_PER_MINUTE", 30, "failed authentications per minute per client address")
+	fs.int(&c.Limits.MaxSecretsPerUser, "max-secrets-per-user", "BROKER_MAX_SECRETS_PER_USER", 500, "secrets one user may keep")
+	fs.int(&c.Limits.MaxValueBytes, "max-value-bytes", "BROKER_MAX_VALUE_BYTES", 64<<10, "largest secret value")
+	fs.int(&c.Limits.MaxSecretIDs, "max-secret-ids", "BROKER_MAX_SECRET_IDS", 100, "secret ids per provisioning request")
+	fs.int(&c.Limits.MaxEvalItems, "max-eval-items", "BROKER_MAX_EVAL_ITEMS", 500, "items per evaluation")
+	fs.str(&c.DeniedNames, "denied-names", "BROKER_DENIED_NAMES", strings.Join(broker.DefaultDeniedNames(), ","), "env var names secrets may not take (comma-separated; a trailing * is a prefix)")
+	fs.str(&c.Presets, "presets", "BROKER_PRESETS", "", "extra presets, comma-separated provider=ENV_NAME")
+	fs.str(&c.CORSOrigins, "cors-origins", "BROKER_CORS_ORIGINS", "", "origins allowed by CORS (comma-separated; none by default)")
+	fs.str(&c.LogLevel, "log-level", "BROKER_LOG_LEVEL", "info", "debug, info, warn or error")
+	if err := fs.parse(args); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+func (c *serveConfig) validate() error {
+	if c.SandboxVaultAddr == "" {
+		c.SandboxVaultAddr = c.Vault.Addr
+	}
+	switch {
+	case c.Vault.Token == "" && (c.Vault.RoleIDFile == "" || c.Vault.SecretIDFile == ""):
+		return usagef("no Vault credentials: set VAULT_TOKEN, or BROKER_VAULT_ROLE_ID_FILE and BROKER_VAULT_SECRET_ID_FILE")
+	case c.WrapTTL <= 0 || c.MaxWrapTTL <= 0:
+		return usagef("BROKER_WRAP_TTL and BROKER_MAX_WRAP_TTL must be positive")
+	case c.WrapTTL > c.MaxWrapTTL:
+		return usagef("BROKER_WRAP_TTL (%s) exceeds BROKER_MAX_WRAP_TTL (%s)", c.WrapTTL, c.MaxWrapTTL)
+	case c.RatePerMinute <= 0 || c.RateBurst <= 0 || c.AuthFailPerMin <= 0:
+		return usagef("rate limits must be positive")
+	case c.Limits.MaxSecretsPerUser <= 0 || c.Limits.MaxValueBytes <= 0 || c.Limits.MaxSecretIDs <= 0 || c.Limits.MaxEvalItems <= 0:
+		return usagef("limits must be positive")
+	}
+	if _, err := c.presets(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// presets returns the built-in presets plus the configured ones.
+func (c *serveConfig) presets() ([]broker.Preset, error) {
+	out := broker.DefaultPresets()
+	v := broker.NewValidator(c.Limits, c.deniedNames())
+	for _, p := range splitList(c.Presets) {
+		prov, env, ok := strings.Cut(p, "=")
+		if !ok || broker.CheckProvider(prov) != "" || v.CheckName(env) != "" {
+			return nil, usagef("BROKER_PRESETS entry %q: want provider=ENV_NAME with a valid provider and env var name", p)
+		}
+		out = append(out, broker.Preset{Provider: prov, EnvVarName: env})
+	}
+	return out, nil
+}
+
+func (c *serveConfig) deniedNames() []string { return splitList(c.DeniedNames) }
+
+func (c *serveConfig) String() string {
+	return fmt.Sprintf("listen=%s vault=%s redis=%t", c.Listen, c.Vault.Addr, c.RedisURL != "")
+}

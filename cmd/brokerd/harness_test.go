@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/internal/testenv"
+	"github.com/acme/secretsbroker/vaultx"
+)
+
+// syncBuffer is a goroutine-safe log sink the tests read back.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// configured is a Vault set up by `brokerd setup`, with AppRole files.
+type configured struct {
+	vault        *testenv.Vault
+	roleIDFile   string
+	secretIDFile string
+}
+
+// setupVault runs the real `brokerd setup` against v with its root token.
+func setupVault(t *testing.T, v *testenv.Vault) configured {
+	t.Helper()
+	dir := t.TempDir()
+	c := configured{vault: v, roleIDFile: filepath.Join(dir, "role_id"), secretIDFile: filepath.Join(dir, "secret_id")}
+	var out, errb bytes.Buffer
+	env := map[string]string{"VAULT_ADDR": v.Addr, "VAULT_TOKEN": v.Token}
+	err := run(context.Background(), []string{"setup", "--role-id-file", c.roleIDFile, "--secret-id-file", c.secretIDFile},
+		mapEnv(env), &out, &errb)
+	if err != nil {
+		t.Fatalf("brokerd setup: %v\n%s", err, errb.String())
+	}
+	return c
+}
+
+func mapEnv(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// brokerProc is a brokerd `serve` running in-process on a free port.
+type brokerProc struct {
+	URL    string
+	Logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startBroker runs `brokerd serve` with AppRole credentials from c and the
+// extra environment, waits until it listens, and stops it on cleanup.
+func startBroker(t *testing.T, c configured, extra map[string]string) *brokerProc {
+	t.Helper()
+	env := map[string]string{
+		"VAULT_ADDR":                  c.vault.Addr,
+		"BROKER_VAULT_ROLE_ID_FILE":   c.roleIDFile,
+		"BROKER_VAULT_SECRET_ID_FILE": c.secretIDFile,
+		"BROKER_LISTEN_ADDR":          "127.0.0.1:0",
+		"BROKER_LOG_LEVEL":            "debug",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &brokerProc{Logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() { p.done <- run(ctx, []string{"serve"}, mapEnv(env), io.Discard, p.Logs) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for p.URL == "" {
+		select {
+		case err := <-p.done:
+			cancel()
+			t.Fatalf("brokerd serve exited early: %v\n%s", err, p.Logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("brokerd serve did not listen within 20s\n%s", p.Logs.String())
+		}
+		p.URL = listenAddr(p.Logs.String())
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// Stop cancels the broker and waits for a clean shutdown.
+func (p *brokerProc) Stop() {
+	if p.cancel == nil {
+		return
+	}
+	p.cancel()
+	p.cancel = nil
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+	}
+}
+
+// listenAddr finds the "listening" log line and returns the broker's URL.
+func listenAddr(logs string) string {
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	for sc.Scan() {
+		var line struct {
+			Msg  string `json:"message"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" && line.Addr != "" {
+			return "http://" + line.Addr
+		}
+	}
+	return ""
+}
+
+// newAPIKey issues a key for user straight into Vault with the root token,
+// as `brokerctl apikeys create` does.
+func newAPIKey(t *testing.T, v *testenv.Vault, user string) string {
+	t.Helper()
+	vc, err := vaultx.New(context.Background(), vaultx.Config{Addr: v.Addr, Token: v.Token}, nopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vc.Close()
+	key, _, err := broker.CreateAPIKey(context.Background(), vc, user, "test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// client is a tiny JSON client for the broker's API.
+type client struct {
+	t    *testing.T
+	base string
+	key  string
+	hc   *http.Client
+	// bodies collects every response body, for the leak check.
+	bodies *syncBuffer
+}
+
+func newClient(t *testing.T, base, key string) *client {
+	return &client{t: t, base: base, key: key, hc: &http.Client{Timeout: 60 * time.Second}, bodies: &syncBuffer{}}
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) JSON(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+func (c *client) do(method, path string, body any, hdr ...string) response {
+	c.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.key != "" {
+		req.Header.Set("X-API-Key", c.key)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	fmt.Fprintf(c.bodies, "%s\n", b)
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+func nopLogger() zerolog.Logger { return zerolog.Nop() }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	shared.Close()
+	os.Exit(code)
+}
+
+var shared testenv.Shared

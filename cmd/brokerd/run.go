@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+const usage = `usage: brokerd <command> [flags]
+
+commands:
+  serve   run the HTTP API
+  setup   configure Vault for the broker (idempotent; needs an admin token)
+
+Run "brokerd <command> -h" for the flags; every flag has an environment twin.`
+
+// run is brokerd's whole program, callable in-process by tests.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return usagef("a command is required: serve or setup")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "setup":
+		return setup(ctx, args[1:], getenv, stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	default:
+		return usagef("unknown command %q: want serve or setup", args[0])
+	}
+}

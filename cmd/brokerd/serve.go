@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/handlers"
+	"github.com/acme/secretsbroker/inproc"
+	"github.com/acme/secretsbroker/redisx"
+	"github.com/acme/secretsbroker/vaultx"
+)
+
+// stores are the Redis-or-in-process adapters of one broker process.
+type stores struct {
+	records  broker.RecordStore
+	cache    broker.ListCache
+	idem     broker.IdempotencyStore
+	limiter  broker.Limiter
+	authFail broker.Limiter
+	redis    broker.Pinger // nil without Redis
+	close    func()
+}
+
+func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (stores, error) {
+	if cfg.RedisURL == "" {
+		mem := inproc.New(time.Now, inproc.Options{})
+		lim, err := inproc.NewLimiter(time.Now, cfg.RatePerMinute, time.Minute, cfg.RateBurst, 0)
+		if err != nil {
+			return stores{}, usagef("rate limit: %v", err)
+		}
+		fail, err := inproc.NewLimiter(time.Now, cfg.AuthFailPerMin, time.Minute, cfg.AuthFailPerMin, 0)
+		if err != nil {
+			return stores{}, usagef("auth failure limit: %v", err)
+		}
+		return stores{records: mem, cache: mem.ListCache(), idem: mem.Idempotency(), limiter: lim, authFail: fail, close: func() {}}, nil
+	}
+	rc, err := redisx.New(ctx, cfg.RedisURL, redisx.Options{}, log)
+	if err != nil {
+		if broker.IsCode(err, broker.CodeInvalid) {
+			return stores{}, usagef("REDIS_URL: %v", err)
+		}
+		return stores{}, err
+	}
+	lim, err := redisx.NewLimiter(rc, cfg.RatePerMinute, time.Minute, cfg.RateBurst)
+	if err != nil {
+		return stores{}, usagef("rate limit: %v", err)
+	}
+	fail, err := redisx.NewLimiter(rc, cfg.AuthFailPerMin, time.Minute, cfg.AuthFailPerMin)
+	if err != nil {
+		return stores{}, usagef("auth failure limit: %v", err)
+	}
+	return stores{
+		records: rc, cache: rc.ListCache(), idem: rc.Idempotency(), limiter: lim, authFail: fail,
+		redis: rc, close: func() { _ = rc.Close() },
+	}, nil
+}
+
+func newLogger(level string, w io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Nop(), usagef("BROKER_LOG_LEVEL %q: want debug, info, warn or error", level)
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Str("service", "brokerd").Logger(), nil
+}
+
+// serve runs the API until ctx is cancelled, then drains in-flight requests.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseServeConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.LogLevel, stderr)
+	if err != nil {
+		return err
+	}
+	vc, err := vaultx.New(ctx, cfg.Vault, log)
+	if err != nil {
+		if broker.IsCode(err, broker.CodeInvalid) {
+			return usagef("%v", errMessage(err))
+		}
+		return err
+	}
+	defer vc.Close()
+	st, err := openStores(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	presets, _ := cfg.presets()
+
+	warn := func(ctx context.Context, component string, err error) {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("component", component).Msg("degraded")
+	}
+	svc := broker.NewService(broker.Config{
+		Limits: cfg.Limits, DeniedNames: cfg.deniedNames(), Presets: presets,
+		SandboxVaultAddr: cfg.SandboxVaultAddr, WrapTTL: cfg.WrapTTL, MaxWrapTTL: cfg.MaxWrapTTL, Warn: warn,
+	}, broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: st.records, Cache: st.cache})
+	checks := []handlers.Check{{Name: "vault", Required: true, Pinger: vc}, {Name: "redis", Pinger: st.redis}}
+	srv := handlers.New(handlers.Config{RequestTimeout: cfg.RequestTimeout, CORSOrigins: splitList(cfg.CORSOrigins)}, handlers.Deps{
+		Service: svc, Auth: broker.NewAuthenticator(vc, cfg.AuthCacheTTL, time.Now),
+		Limiter: st.limiter, AuthFailLimiter: st.authFail, Idempotency: st.idem,
+		Checks: checks, OpenAPI: handlers.OpenAPISpec(), Log: log,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return usagef("BROKER_LISTEN_ADDR %q: %v", cfg.Listen, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      cfg.RequestTimeout + 10*time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	log.Info().Str("addr", ln.Addr().String()).Str("vault", cfg.Vault.Addr).Bool("redis", cfg.RedisURL != "").
+		Str("wrap_ttl", cfg.WrapTTL.String()).Msg("listening")
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down: draining in-flight requests")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+// errMessage returns a coded error's caller-safe message.
+func errMessage(err error) string {
+	var be *broker.Error
+	if errors.As(err, &be) {
+		return be.Message
+	}
+	return err.Error()
+}
