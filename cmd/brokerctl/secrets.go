@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/acme/secretsbroker/broker"
+)
+
+// secretsCmd groups the user's secret commands.
+type secretsCmd struct {
+	Broker brokerFlags `embed:""`
+
+	List     secretsListCmd     `cmd:"" help:"List your secrets (masked previews only)."`
+	Get      secretsGetCmd      `cmd:"" help:"Show one secret's metadata (never its value)."`
+	Set      secretsSetCmd      `cmd:"" help:"Create a secret; the value is read from stdin or a no-echo prompt."`
+	Rotate   secretsRotateCmd   `cmd:"" help:"Store a new value for a secret (a new version); read like set."`
+	Rm       secretsRmCmd       `cmd:"" help:"Delete a secret."`
+	Versions secretsVersionsCmd `cmd:"" help:"List a secret's versions."`
+	Rollback secretsRollbackCmd `cmd:"" help:"Make an old version's value current again (as a new version)."`
+}
+
+type secretsListCmd struct{}
+
+type secretsGetCmd struct {
+	Ref string `arg:"" name:"ID|NAME" help:"Secret id (UUID) or name."`
+}
+
+type secretsSetCmd struct {
+	Name           string `arg:"" name:"NAME" help:"Secret name, used as the env var name (e.g. OPENAI_API_KEY)."`
+	Provider       string `name:"provider" help:"Provider the secret belongs to (e.g. openai)."`
+	IdempotencyKey string `name:"idempotency-key" help:"Sent as Idempotency-Key: a retry with the same key creates nothing new."`
+	Value          valueFlags `embed:""`
+}
+
+type secretsRotateCmd struct {
+	Ref   string     `arg:"" name:"ID|NAME" help:"Secret id (UUID) or name."`
+	Value valueFlags `embed:""`
+}
+
+type secretsRmCmd struct {
+	Ref string `arg:"" name:"ID|NAME" help:"Secret id (UUID) or name."`
+}
+
+type secretsVersionsCmd struct {
+	Ref string `arg:"" name:"ID|NAME" help:"Secret id (UUID) or name."`
+}
+
+type secretsRollbackCmd struct {
+	Ref            string `arg:"" name:"ID|NAME" help:"Secret id (UUID) or name."`
+	Version        int    `name:"version" required:"" help:"The version whose value becomes current."`
+	IdempotencyKey string `name:"idempotency-key" help:"Sent as Idempotency-Key."`
+}
+
+// secretList is the answer of GET /user/secrets.
+type secretList struct {
+	Secrets []broker.Secret `json:"secrets"`
+	Total   int             `json:"total"`
+}
+
+type versionList struct {
+	Versions []broker.SecretVersion `json:"versions"`
+	Total    int                    `json:"total"`
+}
+
+// createBody is exactly what POST /user/secrets accepts.
+type createBody struct {
+	Name     string  `json:"name"`
+	Value    string  `json:"value"`
+	Provider *string `json:"provider,omitempty"`
+}
+
+func (a *app) secretsClient() (*apiClient, error) { return newAPIClient(a.cli.Secrets.Broker) }
+
+func (c *secretsListCmd) Run(a *app) error {
+	api, err := a.secretsClient()
+	if err != nil {
+		return err
+	}
+	body, err := api.do(a.ctx, http.MethodGet, "/user/secrets", nil, nil)
+	if err != nil {
+		return err
+	}
+	if a.cli.JSON {
+		return a.printJSON(body)
+	}
+	var l secretList
+	if err := decode(body, &l); err != nil {
+		return err
+	}
+	return renderSecrets(a.stdout, l.Secrets)
+}
+
+func (c *secretsGetCmd) Run(a *app) error {
+	api, err := a.secretsClient()
+	if err != nil {
+		return err
+	}
+	id, err := resolveSecret(a.ctx, api, c.Ref)
+	if err != nil {
+		return err
+	}
+	body, err := api.do(a.ctx, http.MethodGet, secretPath(id), nil, nil)
+	if err != nil {
+		return err
+	}
+	return a.printSecret(body)
+}
+
+func (c *secretsSetCmd) Run(a *app) error {
+	api, err := a.secretsClient()
+	if err != nil {
+		return err
+	}
+	v, err := a.readValue(c.Name, c.Value)
+	if err != nil {
+		return err
+	}
+	b := createBody{Name: c.Name, Value: v}
+	if c.Provider != "" {
+		b.Provider = &c.Provider
+	}
+	body, err := api.do(a.ctx, http.MethodPost, "/user/secrets", b, idempotency(c.IdempotencyKey))
+	if err != nil {
+		return err
+	}
+	return a.printSecret(body)
+}
+
+func (c *secretsRotateCmd) Run(a *app) error {
+	api, err := a.secretsClient()
+	if err != nil {
+		return err
+	}
+	id, err := resolveSecret(a.ctx, api, c.Ref)
+	if err != nil {
+		return err
+	}
+	v, err := a.readValue(c.Ref, c.Value)
+	if err != nil {
+		return err
+	}
+	body, err := api.do(a.ctx, http.MethodPut, secretPath(id), map[string]string{"value": v}, nil)
+	if err != nil {
+		return err
+	}
+	return a.printSecret(body)
+}
+
+func (c *secretsRmCmd) Run(a *app) error {
+	api, err := a.secretsClient()
+	if err != nil {
+		return err
+	}
+	id, err := resolveSecret(a.ctx, api, c.Ref)
+	if err != nil {
+		return err
+	}
+	if _, err := api.do(a.ctx, http.MethodDelete, secretPath(id), nil, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "deleted secret %s\n", c.Ref)
+	return nil
+}
+
+func (c *secretsVersionsCmd) Run(a *app) error {
+	api, err := a.secretsClient()
+	if err != nil {
+		return err
+	}
+	id, err := resolveSecret(a.ctx, api, c.Ref)
+	if err != nil {
+		return err
+	}
+	body, err := api.do(a.ctx, http.MethodGet, secretPath(id)+"/versions", nil, nil)
+	if err != nil {
+		return err
+	}
+	if a.cli.JSON {
+		return a.printJSON(body)
+	}
+	var l versionList
+	if err := decode(body, &l); err != nil {
+		return err
+	}
+	return renderVersions(a.stdout, l.Versions)
+}
+
+func (c *secretsRollbackCmd) Run(a *app) error {
+	if c.Version < 1 {
+		return usagef("--version must be a version number (1 or more); see `brokerctl secrets versions %s`", c.Ref)
+	}
+	api, err := a.secretsClient()
+	if err != nil {
+		return err
+	}
+	id, err := resolveSecret(a.ctx, api, c.Ref)
+	if err != nil {
+		return err
+	}
+	body, err := api.do(a.ctx, http.MethodPost, secretPath(id)+"/rollback", map[string]int{"version": c.Version}, idempotency(c.IdempotencyKey))
+	if err != nil {
+		return err
+	}
+	return a.printSecret(body)
+}
+
+func secretPath(id string) string { return "/user/secrets/" + url.PathEscape(id) }
+
+func idempotency(key string) http.Header {
+	if key == "" {
+		return nil
+	}
+	return http.Header{"Idempotency-Key": {key}}
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// resolveSecret returns ref when it is a UUID, else the id of the caller's
+// secret named ref (one list call). A missing name is an error (exit 1).
+func resolveSecret(ctx context.Context, api *apiClient, ref string) (string, error) {
+	if uuidRE.MatchString(ref) {
+		return strings.ToLower(ref), nil
+	}
+	if ref == "" {
+		return "", usagef("empty secret id or name")
+	}
+	body, err := api.do(ctx, http.MethodGet, "/user/secrets", nil, nil)
+	if err != nil {
+		return "", err
+	}
+	var l secretList
+	if err := decode(body, &l); err != nil {
+		return "", err
+	}
+	for _, s := range l.Secrets {
+		if s.Name == ref {
+			return s.ID, nil
+		}
+	}
+	return "", fmt.Errorf("no secret named %q (see `brokerctl secrets list`)", ref)
+}
+
+// printSecret prints one Secret answer: the API's JSON or a one-row table.
+func (a *app) printSecret(body []byte) error {
+	if a.cli.JSON {
+		return a.printJSON(body)
+	}
+	var s broker.Secret
+	if err := decode(body, &s); err != nil {
+		return err
+	}
+	return renderSecrets(a.stdout, []broker.Secret{s})
+}
+
+// printJSON writes the API's JSON as received, newline-terminated.
+func (a *app) printJSON(body []byte) error {
+	if _, err := a.stdout.Write(body); err != nil {
+		return err
+	}
+	if len(body) == 0 || body[len(body)-1] != '\n' {
+		_, err := a.stdout.Write([]byte("\n"))
+		return err
+	}
+	return nil
+}
+
+func decode(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("the broker's answer is not the expected JSON: %w", err)
+	}
+	return nil
+}
