@@ -54,6 +54,8 @@ func anonClient(t *testing.T, v *testenv.Vault) *api.Client {
 	return c
 }
 
+func testLoggerB() zerolog.Logger { return zerolog.Nop() }
+
 func testLogger(t *testing.T) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
 }
