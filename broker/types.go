@@ -62,10 +62,10 @@ type Bootstrap struct {
 
 // Sandbox is one compute unit's view of its bootstrap, as stored (no token).
 type Sandbox struct {
-	ID        string     `json:"id"`
-	EnvNames  []string   `json:"env_names"`
-	ExpiresAt time.Time  `json:"expires_at"`
-	CreatedAt time.Time  `json:"created_at"`
+	ID        string    `json:"id"`
+	EnvNames  []string  `json:"env_names"`
+	ExpiresAt time.Time `json:"expires_at"`
+	CreatedAt time.Time `json:"created_at"`
 	// Bootstrap is set only in the answer of the POST that minted it; stored
 	// records never hold it.
 	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
