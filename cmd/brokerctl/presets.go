@@ -48,6 +48,9 @@ func (c *presetsListCmd) Run(a *app) error {
 }
 
 func (c *presetsSetCmd) Run(a *app) error {
+	if err := c.Value.check(); err != nil {
+		return err
+	}
 	api, err := a.presetsClient()
 	if err != nil {
 		return err

@@ -32,9 +32,9 @@ type secretsGetCmd struct {
 }
 
 type secretsSetCmd struct {
-	Name           string `arg:"" name:"NAME" help:"Secret name, used as the env var name (e.g. OPENAI_API_KEY)."`
-	Provider       string `name:"provider" help:"Provider the secret belongs to (e.g. openai)."`
-	IdempotencyKey string `name:"idempotency-key" help:"Sent as Idempotency-Key: a retry with the same key creates nothing new."`
+	Name           string     `arg:"" name:"NAME" help:"Secret name, used as the env var name (e.g. OPENAI_API_KEY)."`
+	Provider       string     `name:"provider" help:"Provider the secret belongs to (e.g. openai)."`
+	IdempotencyKey string     `name:"idempotency-key" help:"Sent as Idempotency-Key: a retry with the same key creates nothing new."`
 	Value          valueFlags `embed:""`
 }
 
@@ -113,6 +113,9 @@ func (c *secretsGetCmd) Run(a *app) error {
 }
 
 func (c *secretsSetCmd) Run(a *app) error {
+	if err := c.Value.check(); err != nil {
+		return err
+	}
 	api, err := a.secretsClient()
 	if err != nil {
 		return err
@@ -133,6 +136,9 @@ func (c *secretsSetCmd) Run(a *app) error {
 }
 
 func (c *secretsRotateCmd) Run(a *app) error {
+	if err := c.Value.check(); err != nil {
+		return err
+	}
 	api, err := a.secretsClient()
 	if err != nil {
 		return err

@@ -16,6 +16,17 @@ const maxValueBytes = 1 << 20
 // valueFlags say how a secret value is read.
 type valueFlags struct {
 	KeepNewline bool `name:"keep-newline" help:"Keep the trailing newline of a value piped on stdin (by default one trailing newline is stripped)."`
+	// Extra catches a value typed on the command line by mistake, so that
+	// the error does not repeat it (kong's "unexpected argument X" would).
+	Extra []string `arg:"" optional:"" name:"value" help:"Refused: a value is never taken from the command line (stdin or the prompt only)."`
+}
+
+// check refuses extra arguments without repeating them.
+func (f valueFlags) check() error {
+	if len(f.Extra) > 0 {
+		return usagef("unexpected extra argument (not shown): a value is never taken from the command line; pipe it on stdin or type it at the prompt")
+	}
+	return nil
 }
 
 // fder is what *os.File offers to tell a terminal apart.
@@ -26,6 +37,9 @@ type fder interface{ Fd() uintptr }
 // command line and is never written anywhere. Errors are usage errors (empty
 // value, too long, NUL byte) or I/O errors.
 func (a *app) readValue(what string, f valueFlags) (string, error) {
+	if err := f.check(); err != nil {
+		return "", err
+	}
 	if fd, ok := a.stdin.(fder); ok && term.IsTerminal(int(fd.Fd())) {
 		return a.promptValue(int(fd.Fd()), what)
 	}
