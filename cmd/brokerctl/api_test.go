@@ -119,7 +119,11 @@ func TestSecretsSetSendsExactBody(t *testing.T) {
 			want["provider"] = `"openai"`
 		}
 		if len(m) != len(want) {
-			t.Fatalf("body fields %v, want exactly %v", m, want)
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			t.Fatalf("body fields %v, want exactly %d (name, value[, provider])", keys, len(want))
 		}
 		for k, v := range want {
 			if string(m[k]) != v {

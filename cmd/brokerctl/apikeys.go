@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -52,6 +53,9 @@ func (a *app) vaultClient() (*vaultx.Client, error) {
 	if f.VaultToken == "" {
 		return nil, usagef("no Vault token: set VAULT_TOKEN (or --vault-token)")
 	}
+	if u, err := url.Parse(f.VaultAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usagef("Vault address %q is malformed: want http(s)://host[:port] (--vault-addr or VAULT_ADDR)", redactURL(f.VaultAddr))
+	}
 	log := zerolog.Nop()
 	if f.Verbose {
 		log = zerolog.New(zerolog.ConsoleWriter{Out: a.stderr, TimeFormat: time.RFC3339}).With().Timestamp().Logger()
@@ -64,7 +68,13 @@ func (a *app) vaultClient() (*vaultx.Client, error) {
 		MaxRetries: -1, // an operator command fails fast and says why
 	}, log)
 	if err != nil {
-		return nil, vaultErr(err)
+		// The settings were checked above: what is left (a rejected token,
+		// an unreadable CA file) is Vault's answer, exit code 1.
+		var ue *usageError
+		if err = vaultErr(err); errors.As(err, &ue) {
+			err = errors.New("vault: " + ue.msg)
+		}
+		return nil, err
 	}
 	return c, nil
 }
