@@ -92,8 +92,12 @@ func New(ctx context.Context, url string, opts Options, log zerolog.Logger) (*Cl
 	ro.WriteTimeout = opts.WriteTimeout
 	ro.ContextTimeoutEnabled = true
 	ro.PoolSize = opts.PoolSize
-	ro.MinIdleConns = min(8, opts.PoolSize)
 	ro.PoolTimeout = opts.OpTimeout
+	// A refused dial fails fast (no dial-retry loop, no background refills of
+	// idle connections hammering a Redis that is down); a command is retried
+	// twice on a broken connection, within OpTimeout.
+	ro.MinIdleConns = 0
+	ro.DialerRetries = 1
 	ro.MaxRetries = 2
 	ro.DisableIdentity = true
 	ro.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}

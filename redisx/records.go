@@ -13,9 +13,9 @@ import (
 	"github.com/acme/secretsbroker/broker"
 )
 
-func (c *Client) runtimeKey(id string) string    { return c.key("rt:", id) }
+func (c *Client) runtimeKey(id string) string     { return c.key("rt:", id) }
 func (c *Client) runtimeIndex(user string) string { return c.key("rtidx:", user) }
-func (c *Client) evaluationKey(id string) string { return c.key("ev:", id) }
+func (c *Client) evaluationKey(id string) string  { return c.key("ev:", id) }
 func (c *Client) accessorKey(sandbox string) string {
 	return c.key("acc:", sandbox)
 }
