@@ -20,6 +20,8 @@ import (
 var env testenv.Shared
 
 func TestMain(m *testing.M) {
+	// The outage tests make go-redis log every refused dial; keep errors only.
+	redisx.RouteLibraryLogs(zerolog.New(os.Stderr).Level(zerolog.ErrorLevel))
 	code := m.Run()
 	env.Close()
 	os.Exit(code)

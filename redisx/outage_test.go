@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
-	"github.com/acme/secretsbroker/internal/testenv"
 	"github.com/acme/secretsbroker/inproc/storetest"
+	"github.com/acme/secretsbroker/internal/testenv"
 	"github.com/acme/secretsbroker/redisx"
 )
 
