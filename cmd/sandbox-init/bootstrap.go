@@ -27,8 +27,8 @@ type bootResult struct {
 
 // bootstrap looks the token up, checks its creation path, unwraps it and
 // returns the env bundle, all within cfg.deadline. Errors are *failure with
-// exit code 3, 4 or 5 (1 for a bundle that cannot be used, 2 for bad TLS
-// settings). The token file, if any, is emptied once the token is spent
+// exit code 3, 4 or 5 (1 for a bundle that cannot be used, 2 for bad
+// address or TLS settings). The token file, if any, is emptied once the token is spent
 // (unwrapped, or reported dead); it is kept when Vault was unreachable or the
 // token forged, for a retry or an investigation.
 func bootstrap(ctx context.Context, cfg config) (bootResult, error) {
@@ -47,18 +47,14 @@ func bootstrap(ctx context.Context, cfg config) (bootResult, error) {
 
 func lookupAndUnwrap(ctx context.Context, cfg config) (bootResult, error) {
 	var res bootResult
-	hc, err := newHTTPClient(cfg)
-	if err != nil {
-		return res, fail(exitUsage, err, "invalid Vault TLS configuration")
-	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.deadline)
 	defer cancel()
 	start := time.Now()
 
 	// 1. Lookup: unauthenticated, does not consume the token, safe to retry.
-	lc, err := newVaultClient(cfg, hc)
+	lc, err := newVaultClient(cfg, "")
 	if err != nil {
-		return res, fail(exitUsage, err, "cannot build a Vault client")
+		return res, fail(exitUsage, err, "invalid Vault client configuration")
 	}
 	var info *api.Secret
 	for {
@@ -90,11 +86,10 @@ func lookupAndUnwrap(ctx context.Context, cfg config) (bootResult, error) {
 
 	// 2. Unwrap with a client holding only the wrapping token. A retry is safe
 	// only when the request provably never reached Vault.
-	uc, err := newVaultClient(cfg, hc)
+	uc, err := newVaultClient(cfg, cfg.token)
 	if err != nil {
-		return res, fail(exitUsage, err, "cannot build a Vault client")
+		return res, fail(exitUsage, err, "invalid Vault client configuration")
 	}
-	uc.SetToken(cfg.token)
 	var sec *api.Secret
 	for n := 1; ; n++ {
 		res.attempts++

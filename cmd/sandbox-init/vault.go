@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,54 +9,31 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/acme/secretsbroker/vaultx"
 )
 
 // callTimeout bounds each Vault call; the run's deadline bounds them all.
 const callTimeout = 10 * time.Second
 
-// newHTTPClient builds the transport explicitly: no proxy and no setting
-// taken from the process environment.
-func newHTTPClient(c config) (*http.Client, error) {
-	tr := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: callTimeout,
-		IdleConnTimeout:       30 * time.Second,
-		MaxIdleConnsPerHost:   2,
-		ForceAttemptHTTP2:     true,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
-	}
-	hc := &http.Client{
-		Transport: tr,
-		Timeout:   callTimeout,
-		// Vault's client handles redirects itself; never follow them blindly.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	cfg := &api.Config{Address: c.vaultAddr, HttpClient: hc}
-	if err := cfg.ConfigureTLS(&c.tls); err != nil {
-		return nil, fmt.Errorf("vault TLS settings: %w", err)
-	}
-	return hc, nil
-}
-
-// newVaultClient returns a Vault client on hc that holds no token at all:
-// api.NewClient picks up VAULT_TOKEN, VAULT_NAMESPACE and VAULT_HEADERS from
-// the process environment, so all three are cleared. Retries are ours
-// (bounded by the deadline), not the library's.
-func newVaultClient(c config, hc *http.Client) (*api.Client, error) {
-	vc, err := api.NewClient(&api.Config{
-		Address:    c.vaultAddr,
-		HttpClient: hc,
-		Timeout:    callTimeout,
-		MaxRetries: 0,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("vault client: %w", err)
-	}
-	vc.ClearToken()
-	vc.ClearNamespace()
-	vc.SetHeaders(http.Header{api.RequestHeaderName: []string{"true"}})
-	return vc, nil
+// newVaultClient returns a Vault client holding token and nothing else (""
+// for none: vaultx resets whatever api.NewClient picked up from VAULT_TOKEN
+// or VAULT_NAMESPACE). Each call is bounded by callTimeout; retries are ours
+// (bounded by the deadline), not the library's. Errors: invalid (exit 2).
+func newVaultClient(c config, token string) (*api.Client, error) {
+	return vaultx.NewAPIClient(vaultx.Config{
+		Addr:          c.vaultAddr,
+		Token:         token,
+		KVMount:       c.kvMount,
+		Timeout:       callTimeout,
+		MaxRetries:    -1,
+		CACert:        c.tls.CACert,
+		CAPath:        c.tls.CAPath,
+		ClientCert:    c.tls.ClientCert,
+		ClientKey:     c.tls.ClientKey,
+		TLSServerName: c.tls.TLSServerName,
+		Insecure:      c.tls.Insecure,
+	}, vaultx.APIOptions{})
 }
 
 // callKind classifies the outcome of a Vault call.
