@@ -32,13 +32,10 @@ func (s *Service) CreateEvaluation(ctx context.Context, userID string, in Evalua
 		return err
 	})
 	if err == nil {
-		stored := ev
-		stored.Items = make([]EvaluationItem, len(in.Items))
 		for i, name := range in.Items {
 			ev.Items[i] = EvaluationItem{Name: name, RuntimeSandbox: sbs[2*i], TaskSandbox: sbs[2*i+1]}
-			stored.Items[i] = EvaluationItem{Name: name, RuntimeSandbox: stripBootstrap(sbs[2*i]), TaskSandbox: stripBootstrap(sbs[2*i+1])}
 		}
-		err = s.d.Records.PutEvaluation(ctx, stored)
+		err = s.d.Records.PutEvaluation(ctx, ev.WithoutBootstraps())
 	}
 	if err != nil {
 		s.retireAll(ctx, ev.ID, sbs)
@@ -76,9 +73,5 @@ func (s *Service) GetEvaluation(ctx context.Context, userID, id string) (Evaluat
 	if IsCode(err, CodeNotFound) {
 		return Evaluation{}, Errorf(CodeNotFound, "evaluation not found")
 	}
-	for i := range ev.Items {
-		ev.Items[i].RuntimeSandbox = stripBootstrap(ev.Items[i].RuntimeSandbox)
-		ev.Items[i].TaskSandbox = stripBootstrap(ev.Items[i].TaskSandbox)
-	}
-	return ev, err
+	return ev.WithoutBootstraps(), err
 }

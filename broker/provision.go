@@ -160,8 +160,3 @@ func checkProject(projectID, name string) error {
 	}
 	return nil
 }
-
-func stripBootstrap(sb Sandbox) Sandbox {
-	sb.Bootstrap = nil
-	return sb
-}

@@ -30,8 +30,7 @@ func (s *Service) CreateRuntime(ctx context.Context, userID string, in RuntimeIn
 }
 
 func (s *Service) saveRuntime(ctx context.Context, rt Runtime) error {
-	rt.Sandbox = stripBootstrap(rt.Sandbox)
-	return s.d.Records.PutRuntime(ctx, rt)
+	return s.d.Records.PutRuntime(ctx, rt.WithoutBootstrap())
 }
 
 // GetRuntime returns a runtime without any token.
@@ -47,8 +46,7 @@ func (s *Service) GetRuntime(ctx context.Context, userID, id string) (Runtime, e
 	if IsCode(err, CodeNotFound) {
 		return Runtime{}, Errorf(CodeNotFound, "runtime not found")
 	}
-	rt.Sandbox = stripBootstrap(rt.Sandbox)
-	return rt, err
+	return rt.WithoutBootstrap(), err
 }
 
 // ListRuntimes returns the caller's runtimes without tokens.
@@ -59,7 +57,7 @@ func (s *Service) ListRuntimes(ctx context.Context, userID string) ([]Runtime, e
 	}
 	list, err := s.d.Records.ListRuntimes(ctx, userID)
 	for i := range list {
-		list[i].Sandbox = stripBootstrap(list[i].Sandbox)
+		list[i] = list[i].WithoutBootstrap()
 	}
 	return list, err
 }

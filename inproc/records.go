@@ -27,10 +27,7 @@ func (a accessor) live(now time.Time) bool { return now.Before(a.expires) }
 // PutRuntime creates or replaces a runtime record for Options.RecordTTL. The
 // sandbox's bootstrap is never stored. Errors: invalid (no id or user id), internal.
 func (s *Store) PutRuntime(_ context.Context, r broker.Runtime) error {
-	if err := requireIDs("runtime", r.UserID, r.ID); err != nil {
-		return err
-	}
-	doc, err := encodeRuntime(r)
+	doc, err := broker.EncodeRuntime(r)
 	if err != nil {
 		return err
 	}
@@ -59,9 +56,9 @@ func (s *Store) GetRuntime(_ context.Context, userID, id string) (broker.Runtime
 	now := s.now()
 	s.mu.Unlock()
 	if !ok || rec.userID != userID || !rec.live(now) {
-		return broker.Runtime{}, errRuntimeNotFound()
+		return broker.Runtime{}, broker.ErrRuntimeNotFound()
 	}
-	return decodeRuntime(rec.doc)
+	return broker.DecodeRuntime(rec.doc)
 }
 
 // ListRuntimes returns the user's live runtimes, oldest first (by CreatedAt,
@@ -78,7 +75,7 @@ func (s *Store) ListRuntimes(_ context.Context, userID string) ([]broker.Runtime
 	s.mu.Unlock()
 	out := make([]broker.Runtime, 0, len(docs))
 	for _, doc := range docs {
-		r, err := decodeRuntime(doc)
+		r, err := broker.DecodeRuntime(doc)
 		if err != nil {
 			return nil, err
 		}
@@ -105,7 +102,7 @@ func (s *Store) DeleteRuntime(_ context.Context, userID, id string) error {
 	defer s.mu.Unlock()
 	rec, ok := s.runtimes[id]
 	if !ok || rec.userID != userID || !rec.live(s.now()) {
-		return errRuntimeNotFound()
+		return broker.ErrRuntimeNotFound()
 	}
 	delete(s.runtimes, id)
 	s.unindexLocked(userID, id)
@@ -115,10 +112,7 @@ func (s *Store) DeleteRuntime(_ context.Context, userID, id string) error {
 // PutEvaluation creates or replaces an evaluation record for
 // Options.RecordTTL, without any bootstrap. Errors: invalid, internal.
 func (s *Store) PutEvaluation(_ context.Context, e broker.Evaluation) error {
-	if err := requireIDs("evaluation", e.UserID, e.ID); err != nil {
-		return err
-	}
-	doc, err := encodeEvaluation(e)
+	doc, err := broker.EncodeEvaluation(e)
 	if err != nil {
 		return err
 	}
@@ -138,9 +132,9 @@ func (s *Store) GetEvaluation(_ context.Context, userID, id string) (broker.Eval
 	now := s.now()
 	s.mu.Unlock()
 	if !ok || rec.userID != userID || !rec.live(now) {
-		return broker.Evaluation{}, errEvaluationNotFound()
+		return broker.Evaluation{}, broker.ErrEvaluationNotFound()
 	}
-	return decodeEvaluation(rec.doc)
+	return broker.DecodeEvaluation(rec.doc)
 }
 
 // PutAccessor records sandboxID -> accessor for ttl. Errors: invalid (empty

@@ -24,10 +24,7 @@ func (c *Client) accessorKey(sandbox string) string {
 // adds it to its user's index. The sandbox's bootstrap is never stored.
 // Errors: invalid (no id or user id), unavailable, internal.
 func (c *Client) PutRuntime(ctx context.Context, r broker.Runtime) error {
-	if err := requireIDs("runtime", r.UserID, r.ID); err != nil {
-		return err
-	}
-	doc, err := encodeRuntime(r)
+	doc, err := broker.EncodeRuntime(r)
 	if err != nil {
 		return err
 	}
@@ -53,17 +50,17 @@ func (c *Client) GetRuntime(ctx context.Context, userID, id string) (broker.Runt
 	defer cancel()
 	b, err := c.rdb.Get(ctx, c.runtimeKey(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return broker.Runtime{}, errRuntimeNotFound()
+		return broker.Runtime{}, broker.ErrRuntimeNotFound()
 	}
 	if err != nil {
 		return broker.Runtime{}, mapErr(err)
 	}
-	r, err := decodeRuntime(b)
+	r, err := broker.DecodeRuntime(b)
 	if err != nil {
 		return broker.Runtime{}, err
 	}
 	if r.UserID != userID {
-		return broker.Runtime{}, errRuntimeNotFound()
+		return broker.Runtime{}, broker.ErrRuntimeNotFound()
 	}
 	return r, nil
 }
@@ -99,7 +96,7 @@ func (c *Client) ListRuntimes(ctx context.Context, userID string) ([]broker.Runt
 			stale = append(stale, ids[i])
 			continue
 		}
-		r, err := decodeRuntime([]byte(s))
+		r, err := broker.DecodeRuntime([]byte(s))
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +131,7 @@ func (c *Client) DeleteRuntime(ctx context.Context, userID, id string) error {
 		return mapErr(err)
 	}
 	if n == 0 {
-		return errRuntimeNotFound()
+		return broker.ErrRuntimeNotFound()
 	}
 	return nil
 }
@@ -142,10 +139,7 @@ func (c *Client) DeleteRuntime(ctx context.Context, userID, id string) error {
 // PutEvaluation creates or replaces an evaluation record for
 // Options.RecordTTL, without any bootstrap. Errors: invalid, unavailable, internal.
 func (c *Client) PutEvaluation(ctx context.Context, e broker.Evaluation) error {
-	if err := requireIDs("evaluation", e.UserID, e.ID); err != nil {
-		return err
-	}
-	doc, err := encodeEvaluation(e)
+	doc, err := broker.EncodeEvaluation(e)
 	if err != nil {
 		return err
 	}
@@ -161,17 +155,17 @@ func (c *Client) GetEvaluation(ctx context.Context, userID, id string) (broker.E
 	defer cancel()
 	b, err := c.rdb.Get(ctx, c.evaluationKey(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return broker.Evaluation{}, errEvaluationNotFound()
+		return broker.Evaluation{}, broker.ErrEvaluationNotFound()
 	}
 	if err != nil {
 		return broker.Evaluation{}, mapErr(err)
 	}
-	e, err := decodeEvaluation(b)
+	e, err := broker.DecodeEvaluation(b)
 	if err != nil {
 		return broker.Evaluation{}, err
 	}
 	if e.UserID != userID {
-		return broker.Evaluation{}, errEvaluationNotFound()
+		return broker.Evaluation{}, broker.ErrEvaluationNotFound()
 	}
 	return e, nil
 }

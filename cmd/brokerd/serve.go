@@ -41,6 +41,7 @@ func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (store
 		}
 		return stores{records: mem, cache: mem.ListCache(), idem: mem.Idempotency(), limiter: lim, authFail: fail, close: func() {}}, nil
 	}
+	redisx.RouteLibraryLogs(log)
 	rc, err := redisx.New(ctx, cfg.RedisURL, redisx.Options{}, log)
 	if err != nil {
 		if broker.IsCode(err, broker.CodeInvalid) {
