@@ -92,6 +92,7 @@ func (s *Service) mint(ctx context.Context, runtimeID string, e env) (Sandbox, e
 	if err != nil {
 		return Sandbox{}, err
 	}
+	s.cfg.Observer.TokensIssued(1)
 	if err := s.d.Records.PutAccessor(ctx, sbID, w.Accessor, s.cfg.WrapTTL); err != nil {
 		s.revoke(ctx, w.Accessor)
 		return Sandbox{}, err
@@ -122,6 +123,7 @@ func (s *Service) retire(ctx context.Context, runtimeID, sandboxID string) error
 		_ = s.d.Records.PutAccessor(ctx, sandboxID, acc, s.cfg.WrapTTL)
 		return err
 	}
+	s.cfg.Observer.TokensRevoked(1)
 	return nil
 }
 
@@ -131,7 +133,9 @@ func (s *Service) revoke(ctx context.Context, accessor string) {
 	defer cancel()
 	if err := s.d.Boot.RevokeAccessor(cctx, accessor); err != nil {
 		s.cfg.Warn(ctx, "revoke", err)
+		return
 	}
+	s.cfg.Observer.TokensRevoked(1)
 }
 
 func (s *Service) retireAll(ctx context.Context, runtimeID string, sbs []Sandbox) {

@@ -32,14 +32,16 @@ func (s *Service) ListSecrets(ctx context.Context, userID string) ([]Secret, err
 	if err != nil {
 		s.cfg.Warn(ctx, "list_cache", err)
 	} else if hit {
+		s.cfg.Observer.ListCache(true)
 		return list, nil
 	}
+	s.cfg.Observer.ListCache(false)
 	list, err = s.d.Secrets.ListSecrets(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	slices.SortFunc(list, func(a, b Secret) int { return strings.Compare(a.Name, b.Name) })
-	if err == nil && stamp != "" {
+	if stamp != "" {
 		if perr := s.d.Cache.Put(ctx, userID, stamp, list); perr != nil {
 			s.cfg.Warn(ctx, "list_cache", perr)
 		}

@@ -26,7 +26,9 @@ type Config struct {
 	// Warn reports a degraded dependency that did not fail the request (for
 	// example the list cache). err never carries a secret value.
 	Warn func(ctx context.Context, component string, err error)
-	Now  func() time.Time
+	// Observer receives countable events (default: none).
+	Observer Observer
+	Now      func() time.Time
 }
 
 // Deps are the adapters a Service works through.
@@ -65,6 +67,9 @@ func NewService(cfg Config, d Deps) *Service {
 	}
 	if cfg.Warn == nil {
 		cfg.Warn = func(context.Context, string, error) {}
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

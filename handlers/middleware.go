@@ -123,7 +123,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if err != nil {
 			if broker.IsCode(err, broker.CodeUnauthenticated) {
-				if lerr := s.limit(c, s.d.AuthFailLimiter, "authfail:"+c.RealIP()); lerr != nil {
+				if lerr := s.limit(c, s.d.AuthFailLimiter, "auth_failure", "authfail:"+c.RealIP()); lerr != nil {
 					return lerr
 				}
 			}
@@ -147,7 +147,7 @@ func apiKeyOf(c echo.Context) broker.APIKey {
 // rateLimit applies the per-API-key GCRA limit (the key's hash is the bucket).
 func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if err := s.limit(c, s.d.Limiter, "key:"+apiKeyOf(c).ID); err != nil {
+		if err := s.limit(c, s.d.Limiter, "api_key", "key:"+apiKeyOf(c).ID); err != nil {
 			return err
 		}
 		return next(c)
@@ -156,7 +156,7 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 
 // limit asks l about key. When the limiter's store is down it lets the
 // request through (degraded, logged): Vault remains the gate for data.
-func (s *Server) limit(c echo.Context, l broker.Limiter, key string) error {
+func (s *Server) limit(c echo.Context, l broker.Limiter, name, key string) error {
 	if l == nil {
 		return nil
 	}
@@ -168,6 +168,7 @@ func (s *Server) limit(c echo.Context, l broker.Limiter, key string) error {
 	h := c.Response().Header()
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(d.Remaining, 0)))
 	if !d.Allowed {
+		s.d.Metrics.rateLimited.WithLabelValues(name).Inc()
 		h.Set("Retry-After", strconv.Itoa(max(1, int((d.RetryAfter+time.Second-1)/time.Second))))
 		return errRateLimited()
 	}

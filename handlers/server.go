@@ -44,14 +44,17 @@ type Deps struct {
 	Idempotency     broker.IdempotencyStore
 	Checks          []Check
 	OpenAPI         []byte
-	Log             zerolog.Logger
+	// Metrics (default: a fresh set) are served at GET /metrics.
+	Metrics *Metrics
+	Log     zerolog.Logger
 }
 
 // Server is the broker's HTTP API.
 type Server struct {
-	cfg Config
-	d   Deps
-	e   *echo.Echo
+	cfg   Config
+	d     Deps
+	e     *echo.Echo
+	known map[string]bool // "METHOD /route/template" of every registered route
 }
 
 // New returns the HTTP API with every route registered.
@@ -62,11 +65,18 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 30 * time.Second
 	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics()
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{cfg: cfg, d: d, e: e}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
+	s.known = map[string]bool{}
+	for _, r := range e.Routes() {
+		s.known[r.Method+" "+r.Path] = true
+	}
 	return s
 }
 

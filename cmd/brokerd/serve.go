@@ -99,15 +99,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	warn := func(ctx context.Context, component string, err error) {
 		zerolog.Ctx(ctx).Warn().Err(err).Str("component", component).Msg("degraded")
 	}
+	metrics := handlers.NewMetrics()
 	svc := broker.NewService(broker.Config{
 		Limits: cfg.Limits, DeniedNames: cfg.deniedNames(), Presets: presets,
 		SandboxVaultAddr: cfg.SandboxVaultAddr, WrapTTL: cfg.WrapTTL, MaxWrapTTL: cfg.MaxWrapTTL, Warn: warn,
+		Observer: metrics,
 	}, broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: st.records, Cache: st.cache})
 	checks := []handlers.Check{{Name: "vault", Required: true, Pinger: vc}, {Name: "redis", Pinger: st.redis}}
 	srv := handlers.New(handlers.Config{RequestTimeout: cfg.RequestTimeout, CORSOrigins: splitList(cfg.CORSOrigins)}, handlers.Deps{
 		Service: svc, Auth: broker.NewAuthenticator(vc, cfg.AuthCacheTTL, time.Now),
 		Limiter: st.limiter, AuthFailLimiter: st.authFail, Idempotency: st.idem,
-		Checks: checks, OpenAPI: handlers.OpenAPISpec(), Log: log,
+		Checks: checks, OpenAPI: handlers.OpenAPISpec(), Metrics: metrics, Log: log,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
