@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/term"
 
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/vaultx"
@@ -116,6 +117,9 @@ func (c *apiKeysCreateCmd) Run(a *app) error {
 	defer vc.Close()
 	key, rec, err := broker.CreateAPIKey(a.ctx, vc, c.User, c.Label, time.Now())
 	if err != nil {
+		if broker.IsCode(err, broker.CodeNotFound) {
+			return fmt.Errorf("%w (is %q the broker's KV v2 mount? see --kv-mount, BROKER_KV_MOUNT, and `brokerd setup`)", vaultErr(err), vc.KVMount())
+		}
 		return vaultErr(err)
 	}
 	if _, err := fmt.Fprintln(a.stdout, key); err != nil {
@@ -169,7 +173,7 @@ func (c *apiKeysRevokeCmd) Run(a *app) error {
 	}
 	var hash string
 	if c.KeyStdin {
-		key, err := readKey(a.stdin)
+		key, err := a.readKeyInput()
 		if err != nil {
 			return err
 		}
@@ -233,6 +237,21 @@ func (c *apiKeysRevokeCmd) findByPrefix(a *app, vc *vaultx.Client, prefix string
 	default:
 		return "", fmt.Errorf("%d API keys of user %s start with %s: give more characters", len(match), c.User, prefix)
 	}
+}
+
+// readKeyInput reads the key to revoke: from a no-echo prompt when stdin is
+// a terminal, else the first line of stdin.
+func (a *app) readKeyInput() (string, error) {
+	if fd, ok := a.stdin.(fder); ok && term.IsTerminal(int(fd.Fd())) {
+		fmt.Fprint(a.stderr, "API key to revoke (input hidden): ")
+		b, err := term.ReadPassword(int(fd.Fd()))
+		fmt.Fprintln(a.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read key from terminal: %w", err)
+		}
+		return readKey(strings.NewReader(string(b)))
+	}
+	return readKey(a.stdin)
 }
 
 // readKey reads one API key from r: the first line, surrounding whitespace
