@@ -10,8 +10,6 @@ import (
 	"github.com/acme/secretsbroker/broker"
 )
 
-type apiTokenCreate = api.TokenCreateRequest
-
 // sandboxesLeft lists what is under sandboxes/ with the admin token.
 func sandboxesLeft(t *testing.T, b *testBroker) []any {
 	t.Helper()
@@ -53,12 +51,11 @@ func TestWrapUnwrapRevoke(t *testing.T) {
 		t.Fatalf("left under sandboxes/: %v", left)
 	}
 
-	anon := anonClient(t, b.v)
-	look, err := anon.Logical().WriteWithContext(ctx, "sys/wrapping/lookup", map[string]any{"token": w.Token})
+	look, err := anonClient(t, b.v).Logical().WriteWithContext(ctx, "sys/wrapping/lookup", map[string]any{"token": w.Token})
 	if err != nil || look.Data["creation_path"] != c.CreationPath(sid) {
 		t.Fatalf("lookup: %v, %v", look, err)
 	}
-	sec, err := anon.Logical().UnwrapWithContext(ctx, w.Token)
+	sec, err := unwrap(t, b, w.Token)
 	if err != nil {
 		t.Fatalf("unwrap: %v", err)
 	}
@@ -71,7 +68,7 @@ func TestWrapUnwrapRevoke(t *testing.T) {
 			t.Fatalf("%s = %q, want %q", k, got[k], v)
 		}
 	}
-	if _, err := anon.Logical().UnwrapWithContext(ctx, w.Token); err == nil {
+	if _, err := unwrap(t, b, w.Token); err == nil {
 		t.Fatal("second unwrap succeeded")
 	}
 	// Revoking a used accessor, or an unknown one, is not an error.
@@ -90,7 +87,7 @@ func TestWrapUnwrapRevoke(t *testing.T) {
 	if err := c.RevokeAccessor(ctx, w2.Accessor); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}
-	if _, err := anon.Logical().UnwrapWithContext(ctx, w2.Token); err == nil {
+	if _, err := unwrap(t, b, w2.Token); err == nil {
 		t.Fatal("revoked token unwrapped")
 	}
 
@@ -99,28 +96,28 @@ func TestWrapUnwrapRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sec, err := anon.Logical().UnwrapWithContext(ctx, w3.Token); err != nil || len(sec.Data["data"].(map[string]any)) != 0 {
+	if sec, err := unwrap(t, b, w3.Token); err != nil || len(sec.Data["data"].(map[string]any)) != 0 {
 		t.Fatalf("empty env unwrap: %v, %v", sec, err)
 	}
 	_, err = c.Wrap(ctx, "../users", nil, time.Minute)
 	wantCode(t, err, broker.CodeInvalid)
 }
 
-// A policy whose max_wrapping_ttl is below the requested TTL makes the wrapped
-// read fail after the bundle was written: Wrap must undo the write.
-func TestWrapFailureLeavesNothing(t *testing.T) {
-	b := sharedBroker(t)
+// unwrap unwraps with a fresh client holding no token (the api client keeps
+// the wrapping token as its own after an unwrap, so never reuse one).
+func unwrap(t *testing.T, b *testBroker, token string) (*api.Secret, error) {
+	t.Helper()
+	return anonClient(t, b.v).Logical().UnwrapWithContext(testCtx(t), token)
+}
+
+// brokerWithPolicy returns a token-auth client whose token holds only pol.
+func brokerWithPolicy(t *testing.T, b *testBroker, name, pol string) *Client {
+	t.Helper()
 	ctx := testCtx(t)
-	pol := PolicyHCL("broker", "transit", "broker-secrets")
-	stanza := "path \"broker/data/sandboxes/*\" {\n  capabilities = [\"create\", \"read\", \"update\", \"delete\"]\n"
-	if !strings.Contains(pol, stanza) {
-		t.Fatalf("policy layout changed:\n%s", pol)
-	}
-	pol = strings.Replace(pol, stanza, stanza+"  max_wrapping_ttl = \"30s\"\n", 1)
-	if err := b.admin.Sys().PutPolicyWithContext(ctx, "broker-short-wrap", pol); err != nil {
+	if err := b.admin.Sys().PutPolicyWithContext(ctx, name, pol); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := b.admin.Auth().Token().CreateWithContext(ctx, &apiTokenCreate{Policies: []string{"broker-short-wrap"}, TTL: "10m"})
+	tok, err := b.admin.Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{Policies: []string{name}, TTL: "10m"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,18 +125,37 @@ func TestWrapFailureLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c
+}
 
-	if _, err := c.Wrap(ctx, randID("sb-"), map[string]string{"K": "v"}, 10*time.Second); err != nil {
-		t.Fatalf("wrap within the policy's max: %v", err)
+const sandboxStanza = "path \"broker/data/sandboxes/*\" {\n  capabilities = [\"create\", \"read\", \"update\", \"delete\"]\n"
+
+// Failure injection without hooks: a token that may write the bundle but not
+// read it back (wrapped) makes Wrap fail between the write and the wrap; a
+// token whose policy caps max_wrapping_ttl below the requested TTL makes it
+// fail at the first step (Vault then demands wrapping for every request on
+// that path). Either way nothing may be left under sandboxes/.
+func TestWrapFailureLeavesNothing(t *testing.T) {
+	b := sharedBroker(t)
+	ctx := testCtx(t)
+	pol := PolicyHCL("broker", "transit", "broker-secrets")
+	if !strings.Contains(pol, sandboxStanza) {
+		t.Fatalf("policy layout changed:\n%s", pol)
 	}
-	sid := randID("sb-")
-	_, err = c.Wrap(ctx, sid, map[string]string{"K": "v"}, 5*time.Minute)
-	if err == nil {
-		t.Fatal("Wrap beyond max_wrapping_ttl succeeded")
-	}
-	t.Logf("Wrap failed as expected: %v", err)
-	if left := sandboxesLeft(t, b); len(left) != 0 {
-		t.Fatalf("left under sandboxes/ after a failed Wrap: %v", left)
+	noRead := strings.Replace(pol, sandboxStanza, "path \"broker/data/sandboxes/*\" {\n  capabilities = [\"create\", \"update\", \"delete\"]\n", 1)
+	shortWrap := strings.Replace(pol, sandboxStanza, sandboxStanza+"  max_wrapping_ttl = \"30s\"\n", 1)
+	for name, p := range map[string]string{"broker-no-read": noRead, "broker-short-wrap": shortWrap} {
+		c := brokerWithPolicy(t, b, name, p)
+		sid := randID("sb-")
+		before := c.RoundTrips()
+		_, err := c.Wrap(ctx, sid, map[string]string{"K": "v"}, 5*time.Minute)
+		if err == nil {
+			t.Fatalf("%s: Wrap succeeded", name)
+		}
+		t.Logf("%s: Wrap failed after %d round trips (cleanup included): %v", name, c.RoundTrips()-before, broker.ErrorCode(err))
+		if left := sandboxesLeft(t, b); len(left) != 0 {
+			t.Fatalf("%s: left under sandboxes/ after a failed Wrap: %v", name, left)
+		}
 	}
 }

@@ -23,11 +23,19 @@ const (
 )
 
 // secretData is what each version of a secret holds: the ciphertext and that
-// version's own preview, so that version listings need no decryption.
+// version's own preview (so that version listings need no decryption), plus
+// name and provider, so that a version is self-describing even while its
+// custom metadata is being written.
 type secretData struct {
-	Ciphertext  string `json:"ciphertext"`
-	MaskedValue string `json:"masked_value"`
-	Fingerprint string `json:"fingerprint"`
+	Ciphertext  string  `json:"ciphertext"`
+	MaskedValue string  `json:"masked_value"`
+	Fingerprint string  `json:"fingerprint"`
+	Name        string  `json:"name,omitempty"`
+	Provider    *string `json:"provider,omitempty"`
+}
+
+func dataOf(w broker.SecretWrite) secretData {
+	return secretData{Ciphertext: w.Ciphertext, MaskedValue: w.MaskedValue, Fingerprint: w.Fingerprint, Name: w.Name, Provider: w.Provider}
 }
 
 func secretPath(userID, secretID string) string { return "users/" + userID + "/secrets/" + secretID }
@@ -52,27 +60,30 @@ func customMetadata(w broker.SecretWrite, version int, createdAt time.Time) map[
 	return md
 }
 
-// CreateSecret writes the secret's custom metadata, then version 1 of its data
-// with cas=0. created_at is the broker's clock at creation (kept in custom
-// metadata so every later read reports the same instant); updated_at is the
-// creation time of the current version.
-// Errors: invalid (bad ids), conflict (the id exists), unavailable, internal.
+// CreateSecret writes version 1 of the secret's data with cas=0, then its
+// custom metadata. (Data first: a create that loses the check-and-set must not
+// have touched the existing secret's metadata. Until the metadata is written,
+// readers take name and preview from the data, which carries them too.)
+// created_at is the broker's clock at creation, kept in custom metadata so
+// every later read reports the same instant; updated_at is the creation time
+// of the current version. If the metadata write fails the secret is deleted
+// again. Errors: invalid (bad ids), conflict (the id exists), unavailable, internal.
 func (c *Client) CreateSecret(ctx context.Context, w broker.SecretWrite) (broker.Secret, error) {
 	if err := checkSecretIDs(w.UserID, w.SecretID); err != nil {
 		return broker.Secret{}, err
 	}
 	p := secretPath(w.UserID, w.SecretID)
 	createdAt := time.Now().UTC()
-	if err := c.kvMetaWrite(ctx, p, customMetadata(w, 1, createdAt)); err != nil {
-		return broker.Secret{}, mapErr(err, "create secret", nil)
-	}
-	v, err := c.kvWrite(ctx, p, secretData{w.Ciphertext, w.MaskedValue, w.Fingerprint}, 0)
+	v, err := c.kvWrite(ctx, p, dataOf(w), 0)
 	if err != nil {
 		if isCASMismatch(err) {
 			return broker.Secret{}, broker.Wrap(broker.CodeConflict, err, "secret already exists")
 		}
-		c.cleanup(func(ctx context.Context) error { return c.kvDelete(ctx, p) }, "undo secret metadata")
 		return broker.Secret{}, mapErr(err, "create secret", nil)
+	}
+	if err := c.kvMetaWrite(ctx, p, customMetadata(w, v.Version, createdAt)); err != nil {
+		c.cleanup(func(ctx context.Context) error { return c.kvDelete(ctx, p) }, "undo secret create")
+		return broker.Secret{}, mapErr(err, "create secret metadata", nil)
 	}
 	return broker.Secret{
 		ID: w.SecretID, Name: w.Name, Provider: w.Provider,
@@ -93,7 +104,7 @@ func (c *Client) UpdateSecret(ctx context.Context, w broker.SecretWrite, casVers
 		return broker.Secret{}, broker.Invalid(broker.FieldError{Field: "version", Message: "must be at least 1"})
 	}
 	p := secretPath(w.UserID, w.SecretID)
-	v, err := c.kvWrite(ctx, p, secretData{w.Ciphertext, w.MaskedValue, w.Fingerprint}, casVersion)
+	v, err := c.kvWrite(ctx, p, dataOf(w), casVersion)
 	if err != nil {
 		if isCASMismatch(err) {
 			m, merr := c.kvMetaRead(ctx, p)
@@ -175,11 +186,16 @@ func (c *Client) getSecret(ctx context.Context, userID, secretID string) (broker
 		s.Provider = &p
 	}
 	if md[mdVersion] != strconv.Itoa(m.CurrentVersion) {
+		// A concurrent writer reordered (or the metadata is not written
+		// yet): the current version's data describes itself.
 		d, _, err := kvReadInto[secretData](ctx, c, p, m.CurrentVersion)
 		if err != nil {
 			return broker.Secret{}, err
 		}
 		s.MaskedValue, s.Fingerprint = d.MaskedValue, d.Fingerprint
+		if s.Name == "" {
+			s.Name, s.Provider = d.Name, d.Provider
+		}
 	}
 	return s, nil
 }
