@@ -102,10 +102,11 @@ func (c *Client) revokeAccessor(ctx context.Context, accessor string) error {
 	return err
 }
 
-// isUnknownAccessor reports Vault's answer to revoking an accessor it does not
-// know (never issued, expired, or its token already used): a 400 whose text
-// says "invalid accessor". Vault gives no structured signal; this is the one
-// place that reads that text.
+// isUnknownAccessor reports an older Vault's answer to revoking an accessor it
+// does not know (never issued, expired, or its token already used): a 400
+// whose text says "invalid accessor". (Vault 1.21 answers 200 with the warning
+// "No token found with this accessor".) Vault gives no structured signal;
+// this is the one place that reads that text.
 func isUnknownAccessor(err error) bool {
 	return statusOf(err) == http.StatusBadRequest && errorTextContains(err, "invalid accessor")
 }

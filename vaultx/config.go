@@ -71,11 +71,8 @@ func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
-	switch {
-	case c.MaxRetries == 0:
+	if c.MaxRetries == 0 {
 		c.MaxRetries = DefaultMaxRetries
-	case c.MaxRetries < 0:
-		c.MaxRetries = 0
 	}
 	c.KVMount = strings.Trim(c.KVMount, "/")
 	c.TransitMount = strings.Trim(c.TransitMount, "/")
@@ -164,7 +161,7 @@ func NewAPIClient(cfg Config, opts APIOptions) (*api.Client, error) {
 		Address:      cfg.Addr,
 		HttpClient:   &http.Client{Transport: tr, Timeout: cfg.Timeout},
 		Timeout:      cfg.Timeout,
-		MaxRetries:   cfg.MaxRetries,
+		MaxRetries:   max(cfg.MaxRetries, 0),
 		MinRetryWait: 100 * time.Millisecond,
 		MaxRetryWait: time.Second,
 	}
