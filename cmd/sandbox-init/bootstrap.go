@@ -21,7 +21,7 @@ const replayWarning = "if this sandbox did not use it before, someone else may h
 type bootResult struct {
 	env          map[string]string
 	creationTime string
-	attempts     int
+	vaultCalls   int
 	tokenFile    string // "" (no file), "truncated", "kept" or the truncation error
 }
 
@@ -58,7 +58,7 @@ func lookupAndUnwrap(ctx context.Context, cfg config) (bootResult, error) {
 	}
 	var info *api.Secret
 	for {
-		res.attempts++
+		res.vaultCalls++
 		info, err = lc.Logical().WriteWithContext(ctx, "sys/wrapping/lookup", map[string]any{"token": cfg.token})
 		kind := classify(err, false)
 		if kind == callOK && info == nil {
@@ -70,10 +70,10 @@ func lookupAndUnwrap(ctx context.Context, cfg config) (bootResult, error) {
 		if kind == callRejected {
 			return res, fail(exitTokenDead, nil, "bootstrap token is expired, unknown or already used (lookup refused); %s", replayWarning)
 		}
-		if !sleepCtx(ctx, backoff(res.attempts)) {
+		if !sleepCtx(ctx, backoff(res.vaultCalls)) {
 			return res, fail(exitUnreachable, errors.New(describe(err)),
 				"vault unreachable: gave up after %d lookup attempts in %s (deadline %s)",
-				res.attempts, time.Since(start).Round(time.Millisecond), cfg.deadline)
+				res.vaultCalls, time.Since(start).Round(time.Millisecond), cfg.deadline)
 		}
 	}
 	res.creationTime, _ = info.Data["creation_time"].(string)
@@ -92,7 +92,7 @@ func lookupAndUnwrap(ctx context.Context, cfg config) (bootResult, error) {
 	}
 	var sec *api.Secret
 	for n := 1; ; n++ {
-		res.attempts++
+		res.vaultCalls++
 		sec, err = uc.Logical().UnwrapWithContext(ctx, "")
 		switch classify(err, true) {
 		case callOK:

@@ -400,7 +400,11 @@ func TestVaultCLIUnwrapsABrokerToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The same binary testenv runs: $VAULT_BIN, vault on PATH, or scripts/get-vault.sh.
 	vaultBin := os.Getenv("VAULT_BIN")
+	if vaultBin == "" {
+		vaultBin, _ = exec.LookPath("vault")
+	}
 	if vaultBin == "" {
 		out, err := exec.Command("bash", script).Output()
 		if err != nil {

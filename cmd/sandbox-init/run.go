@@ -123,7 +123,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logFailure(log, cfg, res, err)
 		return err
 	}
-	ok := log.Info().Strs("names", slices.Sorted(maps.Keys(res.env))).Int("vault_calls", res.attempts).
+	ok := log.Info().Strs("names", slices.Sorted(maps.Keys(res.env))).Int("vault_calls", res.vaultCalls).
 		Str("token_created", res.creationTime)
 	if res.tokenFile != "" {
 		ok = ok.Str("token_file", res.tokenFile)
@@ -156,7 +156,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // logFailure writes the one line for a failed run. Exit 4 and 5 are alerts.
 func logFailure(log zerolog.Logger, cfg config, res bootResult, err error) {
 	code := exitCode(err)
-	ev := log.Error().Int("exit", code).Int("vault_calls", res.attempts)
+	ev := log.Error().Int("exit", code).Int("vault_calls", res.vaultCalls)
 	if code == exitTokenDead || code == exitForged {
 		ev = ev.Bool("alert", true)
 	}
