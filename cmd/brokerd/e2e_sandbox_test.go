@@ -364,6 +364,7 @@ func TestSandboxBootstrapEndToEnd(t *testing.T) {
 				if err != nil || look.Data["creation_path"] != "broker/data/sandboxes/"+sb.ID {
 					t.Fatalf("lookup: %v %v", look, err)
 				}
+				anon.SetToken("") // Unwrap adopts the wrapping token as the client's token
 				sec, err := anon.Logical().Unwrap(sb.Bootstrap.Token)
 				if err != nil {
 					t.Fatal(err)
@@ -394,14 +395,18 @@ func TestSandboxBootstrapEndToEnd(t *testing.T) {
 		if !strings.Contains(pol, stanza) {
 			t.Fatalf("policy layout changed:\n%s", pol)
 		}
-		short := strings.Replace(pol, stanza, stanza+"  max_wrapping_ttl = \"10s\"\n", 1)
+		// The bundle write succeeds; the wrapped read back is denied.
+		short := strings.Replace(pol, stanza, "path \"broker/data/sandboxes/*\" {\n  capabilities = [\"create\", \"update\", \"delete\"]\n", 1)
 		if err := root.Sys().PutPolicy("secrets-broker", short); err != nil {
 			t.Fatal(err)
 		}
 		defer func() { _ = root.Sys().PutPolicy("secrets-broker", pol) }()
 		resp := c.do("POST", "/api/v1/runtimes", map[string]any{"project_id": "p", "secret_ids": ids})
-		if resp.Status < 500 {
-			t.Fatalf("provision with a wrap TTL above the policy's max: %d %s", resp.Status, resp.Body)
+		if resp.Status != 403 && resp.Status < 500 {
+			t.Fatalf("provision whose wrapped read is denied: %d %s", resp.Status, resp.Body)
+		}
+		if !bytes.Contains(resp.Body, []byte("wrap sandbox bundle")) {
+			t.Fatalf("the failure did not happen at the wrapped read: %s", resp.Body)
 		}
 		if n := sandboxesLeft(t, v); n != 0 {
 			t.Fatalf("%d bundles left under sandboxes/", n)
