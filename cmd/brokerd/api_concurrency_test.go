@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/acme/secretsbroker/vaultx"
 )
 
 // TestAPIConcurrentCreates: 20 concurrent creates of one name (through two
@@ -132,10 +134,27 @@ func TestAPIConcurrentRotates(t *testing.T) {
 	if ok == 0 {
 		t.Fatal("no rotate succeeded")
 	}
+	// The version counter moved exactly once per successful rotate, and each
+	// success answered its own version number.
+	cur := secretOf(t, c1.do("GET", "/api/v1/user/secrets/"+id, nil))
+	if num(t, cur, "version") != 1+ok {
+		t.Fatalf("current version %v, want 1 + %d successful rotates", cur["version"], ok)
+	}
+	for v := range versions {
+		if v < 2 || v > 1+ok {
+			t.Errorf("a rotate answered version %d, outside 2..%d", v, 1+ok)
+		}
+	}
+	// KV keeps the newest max_versions versions (the mount's setting, Vault's
+	// default 10): each of those holds the value its rotate answered.
+	keep := kvMaxVersions(t, e)
 	vr := decodeObj(t, c2.do("GET", "/api/v1/user/secrets/"+id+"/versions", nil))
 	list := arr(t, vr, "versions")
-	if len(list) != 1+ok {
-		t.Fatalf("%d versions, want 1 + %d successful rotates", len(list), ok)
+	if want := min(1+ok, keep); len(list) != want {
+		t.Fatalf("%d versions listed, want %d (1 + %d rotates, at most %d kept)", len(list), want, ok, keep)
+	}
+	if first := int(list[0].(map[string]any)["version"].(float64)); first != 1+ok-len(list)+1 {
+		t.Errorf("oldest listed version %d, want %d", first, 1+ok-len(list)+1)
 	}
 	seen := map[string]bool{}
 	for _, x := range list {
@@ -152,7 +171,7 @@ func TestAPIConcurrentRotates(t *testing.T) {
 		}
 	}
 	for fp, ver := range fps {
-		if !seen[fp] {
+		if !seen[fp] && ver > 1+ok-len(list) {
 			t.Errorf("rotate answered version %d (%s) but it is not stored: lost", ver, fp)
 		}
 	}
@@ -166,4 +185,18 @@ func countSubstr(s, sub string) int {
 		}
 	}
 	return n
+}
+
+// kvMaxVersions is how many versions the KV mount keeps per secret.
+func kvMaxVersions(t *testing.T, e *apiEnv) int {
+	t.Helper()
+	s, err := e.root.Logical().Read(vaultx.DefaultKVMount + "/config")
+	if err != nil || s == nil {
+		t.Fatalf("read kv config: %v", err)
+	}
+	n, _ := s.Data["max_versions"].(json.Number).Int64()
+	if n == 0 {
+		n = 10 // Vault's default
+	}
+	return int(n)
 }

@@ -171,7 +171,8 @@ func newAPIEnv(t *testing.T) *apiEnv {
 	t.Helper()
 	v := shared.Vault(t)
 	r := shared.Redis(t)
-	e := &apiEnv{t: t, vault: v, redis: r, cfg: setupVault(t, v), root: rootVault(t, v)}
+	root := rootVault(t, v)
+	e := &apiEnv{t: t, vault: v, redis: r, cfg: setupVault(t, v), root: root}
 	// Registered first, so it runs last: after every broker has stopped.
 	t.Cleanup(func() { e.checkLeaks(r) })
 	return e

@@ -79,13 +79,13 @@ func TestAPITwoReplicas(t *testing.T) {
 	if r.Header.Get("Idempotent-Replayed") != "" {
 		t.Error("an Idempotency-Key replayed across routes")
 	}
-	// A failed first attempt is not stored: the retry runs (and succeeds).
+	// A 4xx first answer is kept and replayed too (on the other replica).
 	ik2 := "idem-" + randHex(8)
 	dup := map[string]any{"name": "IDEMPOTENT", "value": value("sk-idem-dup")}
 	r = c1.do("POST", "/api/v1/user/secrets", dup, "Idempotency-Key", ik2)
 	checkEnvelope(t, r, 409, "conflict")
 	r2 := c2.do("POST", "/api/v1/user/secrets", dup, "Idempotency-Key", ik2)
-	if r2.Status != 409 || string(r2.Body) != string(r.Body) {
+	if r2.Status != 409 || string(r2.Body) != string(r.Body) || r2.Header.Get("Idempotent-Replayed") != "true" {
 		t.Errorf("replayed 409: %d %s", r2.Status, r2.Body)
 	}
 

@@ -436,7 +436,9 @@ func TestAPIStorageIsCiphertext(t *testing.T) {
 			t.Errorf("version %d ciphertext %q, want vault:v1:...", ver, ct)
 		}
 		for k := range data {
-			if k != "ciphertext" && k != "masked_value" && k != "fingerprint" {
+			switch k {
+			case "ciphertext", "masked_value", "fingerprint", "name", "provider":
+			default:
 				t.Errorf("version %d data has unexpected field %q", ver, k)
 			}
 		}
