@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/vault/api"
 )
 
 func TestAppRoleLoginAndRenewal(t *testing.T) {
@@ -82,3 +84,32 @@ func TestTokenAuthRejectedTokenIsInvalid(t *testing.T) {
 	}
 	wantCode(t, err, "invalid")
 }
+
+func TestTokenAuthRenewsItsToken(t *testing.T) {
+	v := env.Vault(t)
+	ctx := testCtx(t)
+	admin := adminClient(t, v)
+	if _, err := Setup(ctx, admin, SetupOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := admin.Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{
+		Policies: []string{DefaultPolicyName}, TTL: "3s", ExplicitMaxTTL: "1m", Renewable: ptr(true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(ctx, Config{Addr: v.Addr, Token: tok.Auth.ClientToken}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(5 * time.Second)
+	if _, err := c.CountSecrets(ctx, "nobody"); err != nil {
+		t.Fatalf("token expired despite renewal: %v", err)
+	}
+	if c.renewals.Load() == 0 {
+		t.Fatal("no renewal")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
