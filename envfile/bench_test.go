@@ -10,7 +10,8 @@ import (
 func benchEnv(n, size int) map[string]string {
 	env := make(map[string]string, n)
 	for i := range n {
-		env[fmt.Sprintf("VAR_%03d", i)] = strings.Repeat("ab'c$\\\n", size/8+1)[:size]
+		const pattern = "ab'c$\\\n" // a quote, a dollar, a backslash, a newline
+		env[fmt.Sprintf("VAR_%03d", i)] = strings.Repeat(pattern, size/len(pattern)+1)[:size]
 	}
 	return env
 }

@@ -9,7 +9,6 @@
 package envfile
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -46,7 +45,11 @@ func ValidName(name string) bool {
 // Errors wrap ErrInvalidName or ErrInvalidValue and name the variable (a
 // name is not secret), never the value.
 func Validate(env map[string]string) error {
-	for _, name := range sortedNames(env) {
+	return validate(sortedNames(env), env)
+}
+
+func validate(names []string, env map[string]string) error {
+	for _, name := range names {
 		if !ValidName(name) {
 			return fmt.Errorf("%w: %q", ErrInvalidName, name)
 		}
@@ -60,48 +63,47 @@ func Validate(env map[string]string) error {
 // Quote returns s as one single-quoted POSIX shell word that evaluates to s.
 // s must not contain NUL (a shell would truncate it there).
 func Quote(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	writeQuoted(&b, s)
-	return b.String()
+	return string(appendQuoted(make([]byte, 0, len(s)+2), s))
 }
 
 // Encode writes one NAME='value' line per variable, sorted by name, so the
-// same env always gives the same bytes. It validates everything first
-// (see Validate) and writes nothing when a name or value is refused; other
-// errors come from w.
+// same env always gives the same bytes, in a single Write. It validates
+// everything first (see Validate) and writes nothing when a name or value is
+// refused; other errors come from w.
 func Encode(w io.Writer, env map[string]string) error {
-	if err := Validate(env); err != nil {
+	names := sortedNames(env)
+	if err := validate(names, env); err != nil {
 		return err
 	}
-	bw := bufio.NewWriter(w)
-	for _, name := range sortedNames(env) {
-		bw.WriteString(name)
-		bw.WriteByte('=')
-		writeQuoted(bw, env[name])
-		bw.WriteByte('\n')
+	size := 0
+	for _, name := range names {
+		size += len(name) + len(env[name]) + 4
 	}
-	return bw.Flush()
+	buf := make([]byte, 0, size+size/8)
+	for _, name := range names {
+		buf = append(buf, name...)
+		buf = append(buf, '=')
+		buf = appendQuoted(buf, env[name])
+		buf = append(buf, '\n')
+	}
+	_, err := w.Write(buf)
+	return err
 }
 
-type byteStringWriter interface {
-	io.ByteWriter
-	io.StringWriter
-}
-
-func writeQuoted(w byteStringWriter, s string) {
-	w.WriteByte('\'')
+// appendQuoted appends s single-quoted, each ' written as '\”.
+func appendQuoted(dst []byte, s string) []byte {
+	dst = append(dst, '\'')
 	for {
 		i := strings.IndexByte(s, '\'')
 		if i < 0 {
 			break
 		}
-		w.WriteString(s[:i])
-		w.WriteString(`'\''`)
+		dst = append(dst, s[:i]...)
+		dst = append(dst, `'\''`...)
 		s = s[i+1:]
 	}
-	w.WriteString(s)
-	w.WriteByte('\'')
+	dst = append(dst, s...)
+	return append(dst, '\'')
 }
 
 func sortedNames(env map[string]string) []string {
