@@ -1,8 +1,12 @@
 // Package envfile writes environment variables as a file that a POSIX shell
 // sources back byte for byte (`set -a; . FILE`).
 //
-// Every value is single-quoted; an embedded single quote becomes '\” (close
-// the quote, an escaped quote, reopen). Inside single quotes a POSIX shell
+// Every value is single-quoted; an embedded single quote becomes these four
+// bytes (close the quote, an escaped quote, reopen):
+//
+//	'\''
+//
+// Inside single quotes a POSIX shell
 // interprets nothing: `$`, backticks, backslashes, double quotes, newlines and
 // any non-NUL byte (including invalid UTF-8) come back unchanged. NUL cannot be
 // held by a shell variable, so values containing it are refused.
@@ -90,7 +94,8 @@ func Encode(w io.Writer, env map[string]string) error {
 	return err
 }
 
-// appendQuoted appends s single-quoted, each ' written as '\”.
+// appendQuoted appends s single-quoted; each single quote inside s ends the
+// quoting, adds a backslash-escaped quote and reopens it (see the package doc).
 func appendQuoted(dst []byte, s string) []byte {
 	dst = append(dst, '\'')
 	for {
