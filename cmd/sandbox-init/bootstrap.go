@@ -28,9 +28,9 @@ type bootResult struct {
 // bootstrap looks the token up, checks its creation path, unwraps it and
 // returns the env bundle, all within cfg.deadline. Errors are *failure with
 // exit code 3, 4 or 5 (1 for a bundle that cannot be used, 2 for bad
-// address or TLS settings). The token file, if any, is emptied once the token is spent
-// (unwrapped, or reported dead); it is kept when Vault was unreachable or the
-// token forged, for a retry or an investigation.
+// address or TLS settings). The token file, if any, is emptied once the
+// token is spent (unwrapped, or reported dead); it is kept when Vault was
+// unreachable or the token forged, for a retry or an investigation.
 func bootstrap(ctx context.Context, cfg config) (bootResult, error) {
 	res, err := lookupAndUnwrap(ctx, cfg)
 	if cfg.tokenFile != "" {
