@@ -2,6 +2,7 @@ package main
 
 import (
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -117,5 +118,68 @@ func TestAPITwoReplicas(t *testing.T) {
 	l = decodeObj(t, c2.do("GET", "/api/v1/runtimes", nil))
 	if num(t, l, "total") != 1 {
 		t.Errorf("%v runtimes after a retried create, want 1", l["total"])
+	}
+}
+
+// TestAPIConcurrentIdempotentRetries: 10 simultaneous copies of one POST with
+// one Idempotency-Key, spread over two replicas, create exactly one secret;
+// every answer is the first answer (201, replayed or not) or a 409 saying the
+// key is still in progress.
+func TestAPIConcurrentIdempotentRetries(t *testing.T) {
+	e := newAPIEnv(t)
+	b1, b2 := e.broker(true, nil), e.broker(true, nil)
+	_, key := e.user("idemrace")
+	c1, c2 := e.client(b1, key), e.client(b2, key)
+	body := map[string]any{"name": "ONCE_ONLY", "value": value("sk-idem-race")}
+	ik := "race-" + randHex(8)
+	const n = 10
+	res := make([]response, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		c := []*apiClient{c1, c2}[i%2]
+		wg.Go(func() {
+			<-start
+			res[i], errs[i] = c.try("POST", "/api/v1/user/secrets", body, "Idempotency-Key", ik)
+		})
+	}
+	close(start)
+	wg.Wait()
+	var created []byte
+	fresh := 0
+	for i, r := range res {
+		if errs[i] != nil {
+			t.Errorf("request %d: %v", i, errs[i])
+		}
+		switch r.Status {
+		case 201:
+			if r.Header.Get("Idempotent-Replayed") != "true" {
+				fresh++
+			}
+			if created != nil && string(created) != string(r.Body) {
+				t.Errorf("two different 201 answers:\n%s\n%s", created, r.Body)
+			}
+			created = r.Body
+		case 409:
+			m := checkEnvelope(t, r, 409, "conflict")
+			if !strings.Contains(str(t, m, "detail"), "Idempotency-Key") {
+				t.Errorf("409 that is not about the key in progress: %s", r.Body)
+			}
+		default:
+			t.Errorf("request %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	if fresh != 1 {
+		t.Errorf("%d requests ran (not replayed), want exactly 1", fresh)
+	}
+	l := decodeObj(t, c1.do("GET", "/api/v1/user/secrets", nil))
+	if num(t, l, "total") != 1 {
+		t.Fatalf("%v secrets, want 1", l["total"])
+	}
+	// Once the first finished, a retry replays it.
+	r := c2.do("POST", "/api/v1/user/secrets", body, "Idempotency-Key", ik)
+	if r.Status != 201 || r.Header.Get("Idempotent-Replayed") != "true" || (created != nil && string(r.Body) != string(created)) {
+		t.Errorf("retry after the race: %d %v %s", r.Status, r.Header.Get("Idempotent-Replayed"), r.Body)
 	}
 }
