@@ -70,6 +70,10 @@ func New(cfg Config, d Deps) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// The client address (failed-authentication limit, access log) is the
+	// peer's: echo's default trusts X-Forwarded-For and X-Real-IP, which let a
+	// client pick a fresh address for every guessed key.
+	e.IPExtractor = echo.ExtractIPDirect()
 	s := &Server{cfg: cfg, d: d, e: e}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()

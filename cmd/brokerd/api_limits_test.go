@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,4 +170,28 @@ func TestAPIRevokedKey(t *testing.T) {
 	t.Logf("revoked key refused after %s", took.Round(time.Millisecond))
 	// And it stays refused, bearer too.
 	checkEnvelope(t, c.asBearer().do("GET", "/api/v1/runtimes", nil), 401, "authentication_error")
+}
+
+// TestAPIAuthFailLimitIgnoresForwardedFor: the failed-authentication budget
+// is per client address, and a client cannot pick its address with
+// X-Forwarded-For or X-Real-IP (a fresh spoofed address per guess would make
+// key guessing unlimited).
+func TestAPIAuthFailLimitIgnoresForwardedFor(t *testing.T) {
+	e := newAPIEnv(t)
+	b := e.broker(false, map[string]string{"BROKER_AUTH_FAIL_PER_MINUTE": "3"})
+	wrong := "sbk_" + randHex(20)
+	planted.add("api key", wrong)
+	c := e.client(b, wrong)
+	limited := false
+	for i := 0; i < 10 && !limited; i++ {
+		ip := "203.0.113." + strconv.Itoa(i+1)
+		r := c.do("GET", "/api/v1/user/secrets", nil, "X-Forwarded-For", ip, "X-Real-IP", ip)
+		limited = r.Status == 429
+	}
+	if !limited {
+		t.Fatal("10 failed authentications with spoofed X-Forwarded-For were never limited")
+	}
+	if logs := b.Logs.String(); strings.Contains(logs, `"remote":"203.0.113.`) {
+		t.Error("the access log records a client-chosen address")
+	}
 }
