@@ -72,11 +72,11 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Client, error) {
 	var err error
 	apiCfg := cfg
 	apiCfg.Token = ""
-	if c.api, err = NewAPIClient(apiCfg, APIOptions{RoundTrips: &c.roundTrips}); err != nil {
+	if c.api, err = NewAPIClient(apiCfg, APIOptions{RoundTrips: &c.roundTrips, Observe: cfg.Observe}); err != nil {
 		return nil, err
 	}
 	apiCfg.MaxRetries = -1
-	if c.health, err = NewAPIClient(apiCfg, APIOptions{RoundTrips: &c.roundTrips}); err != nil {
+	if c.health, err = NewAPIClient(apiCfg, APIOptions{RoundTrips: &c.roundTrips, Observe: cfg.Observe}); err != nil {
 		return nil, err
 	}
 	if c.approle {

@@ -53,6 +53,10 @@ type Config struct {
 	ClientKey     string
 	TLSServerName string
 	Insecure      bool
+
+	// Observe, when set, receives every Vault call's operation and latency
+	// (for metrics). Not a setting: the cmd layer wires it.
+	Observe ObserveFunc
 }
 
 func (c Config) withDefaults() Config {
@@ -126,6 +130,8 @@ func validateAddr(addr string) error {
 type APIOptions struct {
 	// RoundTrips, when set, counts every HTTP request sent to Vault.
 	RoundTrips *atomic.Uint64
+	// Observe, when set, receives every Vault call's operation and latency.
+	Observe ObserveFunc
 }
 
 // NewAPIClient returns a Vault API client for cfg.Addr with cfg's timeout,
@@ -178,7 +184,7 @@ func NewAPIClient(cfg Config, opts APIOptions) (*api.Client, error) {
 		return nil, broker.Wrap(broker.CodeInvalid, err, "vault TLS settings: "+oneLine(err))
 	}
 	// Wrap after ConfigureTLS, which needs the bare *http.Transport.
-	ac.HttpClient.Transport = &countingTransport{next: tr, n: opts.RoundTrips}
+	ac.HttpClient.Transport = &countingTransport{next: tr, n: opts.RoundTrips, observe: opts.Observe, kv: cfg.KVMount, transit: cfg.TransitMount}
 	c, err := api.NewClient(ac)
 	if err != nil {
 		return nil, broker.Wrap(broker.CodeInvalid, err, "vault client: "+oneLine(err))
@@ -194,19 +200,6 @@ func oneLine(err error) string {
 		s = s[:i]
 	}
 	return s
-}
-
-// countingTransport counts requests sent to Vault.
-type countingTransport struct {
-	next http.RoundTripper
-	n    *atomic.Uint64
-}
-
-func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if t.n != nil {
-		t.n.Add(1)
-	}
-	return t.next.RoundTrip(r)
 }
 
 // String keeps %v and %s of a Config from printing the token.

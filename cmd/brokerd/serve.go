@@ -81,6 +81,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	metrics := handlers.NewMetrics()
+	cfg.Vault.Observe = metrics.ObserveVault
 	vc, err := vaultx.New(ctx, cfg.Vault, log)
 	if err != nil {
 		if broker.IsCode(err, broker.CodeInvalid) {
@@ -99,7 +101,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	warn := func(ctx context.Context, component string, err error) {
 		zerolog.Ctx(ctx).Warn().Err(err).Str("component", component).Msg("degraded")
 	}
-	metrics := handlers.NewMetrics()
 	svc := broker.NewService(broker.Config{
 		Limits: cfg.Limits, DeniedNames: cfg.deniedNames(), Presets: presets,
 		SandboxVaultAddr: cfg.SandboxVaultAddr, WrapTTL: cfg.WrapTTL, MaxWrapTTL: cfg.MaxWrapTTL, Warn: warn,
