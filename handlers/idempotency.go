@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"regexp"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -42,7 +43,10 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		key := hex.EncodeToString(scope[:])
 		reqHash := sha256.Sum256(body)
 		ctx := c.Request().Context()
-		stored, claimed, err := s.d.Idempotency.Begin(ctx, key, s.cfg.IdempotencyTTL)
+		// The claim outlives the request by a margin only: if this replica dies
+		// mid-request, a retry can run again after minutes, not after 24 h.
+		claimTTL := min(s.cfg.IdempotencyTTL, s.cfg.RequestTimeout+time.Minute)
+		stored, claimed, err := s.d.Idempotency.Begin(ctx, key, claimTTL)
 		switch {
 		case broker.IsCode(err, broker.CodeConflict):
 			return broker.Errorf(broker.CodeConflict, "a request with this Idempotency-Key is still in progress; retry shortly")
