@@ -104,7 +104,7 @@ func (s *Service) mint(ctx context.Context, runtimeID string, e env) (Sandbox, e
 	return Sandbox{
 		ID: sbID, EnvNames: names, ExpiresAt: w.ExpiresAt, CreatedAt: s.cfg.Now().UTC(),
 		Bootstrap: &Bootstrap{
-			SandboxID: sbID, VaultAddr: s.cfg.SandboxVaultAddr, Token: w.Token,
+			SandboxID: sbID, VaultAddr: s.cfg.SandboxVaultAddr, Token: w.Token, Accessor: w.Accessor,
 			CreationPath: w.CreationPath, ExpiresAt: w.ExpiresAt, EnvNames: names,
 		},
 	}, nil

@@ -52,9 +52,12 @@ type APIKey struct {
 // Bootstrap is what a sandbox needs to fetch its env: handed out once, by the
 // POST that created it, and never again.
 type Bootstrap struct {
-	SandboxID    string    `json:"sandbox_id"`
-	VaultAddr    string    `json:"vault_addr"`
-	Token        string    `json:"token,omitempty"`
+	SandboxID string `json:"sandbox_id"`
+	VaultAddr string `json:"vault_addr"`
+	Token     string `json:"token,omitempty"`
+	// Accessor names the token in Vault's audit log (brokerctl audit --match)
+	// and can revoke it; it cannot unwrap it.
+	Accessor     string    `json:"accessor,omitempty"`
 	CreationPath string    `json:"creation_path"`
 	ExpiresAt    time.Time `json:"expires_at"`
 	EnvNames     []string  `json:"env_names"`
