@@ -475,3 +475,41 @@ func TestAPIStorageIsCiphertext(t *testing.T) {
 		t.Fatalf("KV dump has no ciphertext: the check saw nothing")
 	}
 }
+
+// TestAPIConfiguredPresetsAndRules: extra presets (BROKER_PRESETS), the
+// reserved-name list (BROKER_DENIED_NAMES) and the value limit
+// (BROKER_MAX_VALUE_BYTES) are configurable.
+func TestAPIConfiguredPresetsAndRules(t *testing.T) {
+	e := newAPIEnv(t)
+	b := e.broker(true, map[string]string{
+		"BROKER_PRESETS":         "mistral=MISTRAL_API_KEY",
+		"BROKER_DENIED_NAMES":    "PATH,LD_*,INTERNAL_*",
+		"BROKER_MAX_VALUE_BYTES": "40",
+	})
+	_, key := e.user("conf")
+	c := e.client(b, key)
+	r := c.do("GET", "/api/v1/user/secrets/presets", nil)
+	wantStatus(t, r, 200)
+	var provs []string
+	for _, p := range arr(t, decodeObj(t, r), "presets") {
+		provs = append(provs, p.(map[string]any)["provider"].(string)+"="+p.(map[string]any)["env_var_name"].(string))
+	}
+	if strings.Join(provs, ",") != "openai=OPENAI_API_KEY,anthropic=ANTHROPIC_API_KEY,github=GITHUB_TOKEN,mistral=MISTRAL_API_KEY" {
+		t.Errorf("presets %v", provs)
+	}
+	r = c.do("POST", "/api/v1/user/secrets/preset", map[string]any{"provider": "mistral", "value": value("sk-m")})
+	wantStatus(t, r, 201)
+	if s := secretOf(t, r); s["name"] != "MISTRAL_API_KEY" || s["provider"] != "mistral" {
+		t.Errorf("mistral preset: %s", r.Body)
+	}
+	checkEnvelope(t, c.do("POST", "/api/v1/user/secrets", map[string]any{"name": "INTERNAL_X", "value": value("sk-int")}), 422, "validation_error", "name")
+	checkEnvelope(t, c.do("POST", "/api/v1/user/secrets", map[string]any{"name": "LD_PRELOAD", "value": value("sk-ld")}), 422, "validation_error", "name")
+	long := value("sk-41") + strings.Repeat("y", 40)
+	planted.add("secret value", long[:41])
+	m := checkEnvelope(t, c.do("POST", "/api/v1/user/secrets", map[string]any{"name": "LONG_ONE", "value": long[:41]}), 422, "validation_error", "value")
+	if !strings.Contains(str(t, m, "detail"), "40") {
+		t.Errorf("detail %q does not state the limit", m["detail"])
+	}
+	wantStatus(t, c.do("POST", "/api/v1/user/secrets", map[string]any{"name": "FITS", "value": long[:40]}), 201)
+	planted.add("secret value", long[:40])
+}
