@@ -61,6 +61,13 @@ func openCheckpoint(path, header string) (*checkpoint, error) {
 		return nil, broker.Wrap(broker.CodeInvalid, oerr, "rewrap state file: cannot write "+path)
 	}
 	cp.f = f
+	if n := strings.LastIndexByte(string(b), '\n') + 1; !fresh && n < len(b) {
+		// Drop a torn last line, so that the next user starts a line of its own.
+		if err := f.Truncate(int64(n)); err != nil {
+			_ = f.Close()
+			return nil, broker.Wrap(broker.CodeInvalid, err, "rewrap state file: cannot write "+path)
+		}
+	}
 	if fresh {
 		if err := cp.write(header); err != nil {
 			_ = f.Close()
