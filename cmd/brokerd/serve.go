@@ -103,7 +103,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	svc := broker.NewService(broker.Config{
 		Limits: cfg.Limits, DeniedNames: cfg.deniedNames(), Presets: presets,
-		SandboxVaultAddr: cfg.SandboxVaultAddr, WrapTTL: cfg.WrapTTL, MaxWrapTTL: cfg.MaxWrapTTL, Warn: warn,
+		SandboxVaultAddr: cfg.SandboxVaultAddr, WrapTTL: cfg.WrapTTL, MaxWrapTTL: cfg.MaxWrapTTL, NameGrace: cfg.NameGrace, Warn: warn,
 		Observer: metrics,
 	}, broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: st.records, Cache: st.cache})
 	checks := []handlers.Check{{Name: "vault", Required: true, Pinger: vc}, {Name: "redis", Pinger: st.redis}}
