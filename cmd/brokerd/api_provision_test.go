@@ -35,7 +35,14 @@ func checkSandbox(t *testing.T, sb map[string]any, withToken bool, envNames []st
 		return ""
 	}
 	bs := obj(t, sb, "bootstrap")
-	checkKeys(t, "bootstrap", bs, "sandbox_id", "vault_addr", "token", "creation_path", "expires_at", "env_names")
+	if _, ok := bs["accessor"]; ok {
+		checkKeys(t, "bootstrap", bs, "sandbox_id", "vault_addr", "token", "accessor", "creation_path", "expires_at", "env_names")
+		if acc := str(t, bs, "accessor"); acc == "" || acc == bs["token"] {
+			t.Errorf("accessor %q", acc)
+		}
+	} else {
+		checkKeys(t, "bootstrap", bs, "sandbox_id", "vault_addr", "token", "creation_path", "expires_at", "env_names")
+	}
 	if bs["sandbox_id"] != sb["id"] {
 		t.Errorf("bootstrap sandbox_id %v, sandbox id %v", bs["sandbox_id"], sb["id"])
 	}
