@@ -18,6 +18,7 @@ type cli struct {
 	Secrets secretsCmd `cmd:"" help:"Manage your secrets through the broker's API (BROKER_URL, BROKER_API_KEY)."`
 	Presets presetsCmd `cmd:"" help:"List the provider presets, or create a secret from one (presets set PROVIDER)."`
 	APIKeys apiKeysCmd `cmd:"" name:"apikeys" help:"Operator: manage API keys in Vault directly (VAULT_ADDR, VAULT_TOKEN)."`
+	Keys    keysCmd    `cmd:"" help:"Operator: rotate the broker's transit key and rewrap stored ciphertexts (VAULT_ADDR, VAULT_TOKEN)."`
 }
 
 // brokerFlags say how to reach the broker's API.
@@ -55,7 +56,7 @@ a terminal (one trailing newline stripped unless --keep-newline), otherwise
 from a prompt that does not echo; never from the command line. Values are
 never printed, only their masked previews.
 
-Operator commands (apikeys) talk to Vault directly with VAULT_ADDR and
+Operator commands (apikeys, keys) talk to Vault directly with VAULT_ADDR and
 VAULT_TOKEN.
 
 Exit codes: 0 success, 1 API, Vault or network error, 2 usage error.`
