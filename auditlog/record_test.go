@@ -79,9 +79,9 @@ func TestParseLineTolerant(t *testing.T) {
 
 func TestCleanError(t *testing.T) {
 	for in, want := range map[string]string{
-		"1 error occurred:\n\t* permission denied\n\n":                 "permission denied",
-		"2 errors occurred:\n\t* a\n\t* b\n\n":                         "a; b",
-		"wrapping token is not valid or does not exist":                "wrapping token is not valid or does not exist",
+		"1 error occurred:\n\t* permission denied\n\n":                "permission denied",
+		"2 errors occurred:\n\t* a\n\t* b\n\n":                        "a; b",
+		"wrapping token is not valid or does not exist":               "wrapping token is not valid or does not exist",
 		"check-and-set parameter did not match the current version\n": "check-and-set parameter did not match the current version",
 	} {
 		if got := cleanError(in); got != want {
