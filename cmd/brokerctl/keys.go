@@ -226,7 +226,7 @@ func (c *keysRotateCmd) summary(a *app, out rotateJSON) error {
 	if rp := out.raise; rp != nil {
 		s := rp.Scan
 		if s.LatestVersion > 0 {
-			fmt.Fprintf(w, "stored versions: %d of %d secrets; %d need a key version below %d (%d current, %d copies of values kept at version %d, %d values stored nowhere else)\n",
+			fmt.Fprintf(w, "stored: %d versions of %d secrets; %d need a key version below %d (%d current, %d copies of values kept at version %d, %d values stored nowhere else)\n",
 				s.Versions, s.Secrets, s.Stale, s.LatestVersion, s.StaleCurrent, s.StaleCopies, s.LatestVersion, s.Stale-s.StaleCurrent-s.StaleCopies)
 		}
 		switch {
