@@ -13,9 +13,14 @@ BINARIES  := brokerd brokerctl sandbox-init
 dev:
 	scripts/dev.sh
 
+# internal/testenv notes every real server it starts in BROKER_TESTENV_REPORT; the summary
+# after the tests shows that integration tests ran against a real Vault and Redis.
 test:
 	$(GO) vet ./...
-	$(GO) test -race -count=1 $(TESTFLAGS) ./...
+	@report=$$(mktemp); trap 'rm -f "$$report"' EXIT; rc=0; \
+	echo "$(GO) test -race -count=1 $(TESTFLAGS) ./..."; \
+	BROKER_TESTENV_REPORT="$$report" $(GO) test -race -count=1 $(TESTFLAGS) ./... || rc=$$?; \
+	scripts/test-report.sh "$$report"; exit $$rc
 
 build:
 	$(GO) build -trimpath -o bin/ $(addprefix ./cmd/,$(BINARIES))

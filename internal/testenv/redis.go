@@ -63,6 +63,7 @@ func startRedis(t tb) *Redis {
 		t.Fatalf("testenv: start redis-server: %v\n--- %s (tail) ---\n%s", err, r.logPath, logTail(r.logPath))
 	}
 	t.Logf("testenv: Redis ready at %s in %s", r.Addr, time.Since(start).Round(time.Millisecond))
+	report("redis", r.bin)
 	return r
 }
 

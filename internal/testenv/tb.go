@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"testing"
 )
@@ -26,6 +27,7 @@ func RequireIntegration() bool { return os.Getenv("BROKER_REQUIRE_INTEGRATION") 
 // unavailable skips the test, or fails it when integration tests are required.
 func unavailable(t tb, format string, args ...any) {
 	t.Helper()
+	report("skip", fmt.Sprintf(format, args...))
 	if RequireIntegration() {
 		t.Fatalf("testenv: "+format+" (BROKER_REQUIRE_INTEGRATION=1, so this is a failure)", args...)
 		return

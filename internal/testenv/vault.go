@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -79,6 +80,7 @@ func startVault(t tb, raft bool) *Vault {
 		t.Fatalf("testenv: start Vault: %v\n--- %s (tail) ---\n%s", err, v.logPath, logTail(v.logPath))
 	}
 	t.Logf("testenv: Vault (%s) ready at %s in %s", v.mode(), v.Addr, time.Since(start).Round(time.Millisecond))
+	report("vault", strings.ReplaceAll(v.mode(), ", ", "+")+" "+v.bin)
 	return v
 }
 
