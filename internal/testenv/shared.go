@@ -89,16 +89,18 @@ type sharedTB struct {
 }
 
 func (st *sharedTB) Helper()                      { st.t.Helper() }
-func (st *sharedTB) Logf(format string, a ...any) { st.t.Logf(format, a...) }
+func (st *sharedTB) Logf(format string, a ...any) { st.t.Helper(); st.t.Logf(format, a...) }
 func (st *sharedTB) Failed() bool                 { return false }
 func (st *sharedTB) Cleanup(f func())             { st.s.cleanups = append(st.s.cleanups, f) }
 
 func (st *sharedTB) Fatalf(format string, a ...any) {
+	st.t.Helper()
 	st.outcome = &outcome{msg: fmt.Sprintf(format, a...)}
 	st.t.Fatal(st.outcome.msg)
 }
 
 func (st *sharedTB) Skipf(format string, a ...any) {
+	st.t.Helper()
 	st.outcome = &outcome{skip: true, msg: fmt.Sprintf(format, a...)}
 	st.t.Skip(st.outcome.msg)
 }
