@@ -187,7 +187,7 @@ func TestSandboxBootstrapEndToEnd(t *testing.T) {
 	r := shared.Redis(t)
 	cfg := setupVault(t, v)
 	b := startBroker(t, cfg, map[string]string{"REDIS_URL": r.URL})
-	c := newClient(t, b.URL, newAPIKey(t, v, "e2e-user"))
+	c := newClient(t, b.URL, newAPIKey(t, v, "e2e-user-"+randHex(4)))
 
 	values := map[string]string{
 		"E2E_QUOTES":  `it's "quoted" 'twice'` + "\x60cmd\x60",
@@ -317,7 +317,7 @@ func TestSandboxBootstrapEndToEnd(t *testing.T) {
 	})
 
 	t.Run("another user's secret: 404 and nothing written", func(t *testing.T) {
-		other := newClient(t, b.URL, newAPIKey(t, v, "e2e-other"))
+		other := newClient(t, b.URL, newAPIKey(t, v, "e2e-other-"+randHex(4)))
 		theirs := createSecret(t, other, "THEIR_KEY", "their-value-0123456789")
 		before := sandboxesLeft(t, v)
 		resp := c.do("POST", "/api/v1/runtimes", map[string]any{"project_id": "p", "secret_ids": []string{ids[0], theirs}})
@@ -425,7 +425,7 @@ func TestBootstrapExpires(t *testing.T) {
 	v := shared.Vault(t)
 	cfg := setupVault(t, v)
 	b := startBroker(t, cfg, map[string]string{"BROKER_WRAP_TTL": "2s"})
-	c := newClient(t, b.URL, newAPIKey(t, v, "e2e-ttl"))
+	c := newClient(t, b.URL, newAPIKey(t, v, "e2e-ttl-"+randHex(4)))
 	id := createSecret(t, c, "TTL_KEY", "value-for-ttl-test-123456")
 	rt := createRuntime(t, c, []string{id})
 	time.Sleep(3 * time.Second)

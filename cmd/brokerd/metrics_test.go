@@ -12,7 +12,7 @@ func TestMetricsExposeSeriesWithoutIdentifiers(t *testing.T) {
 	v := shared.Vault(t)
 	cfg := setupVault(t, v)
 	b := startBroker(t, cfg, nil)
-	user := "metrics-user-7f3a"
+	user := "metrics-user-" + randHex(4)
 	c := newClient(t, b.URL, newAPIKey(t, v, user))
 	name, value := "METRICS_SECRET_NAME_91", "sk-metrics-value-5e2c9b7d1a"
 	id := createSecret(t, c, name, value)
