@@ -71,7 +71,7 @@ func (c *Client) ScanKeyVersions(ctx context.Context, opts ScanOptions) (KeyVers
 		refs []ref
 	)
 	err = forEachBounded(ctx, len(users), workers, func(ctx context.Context, i int) error {
-		ids, err := c.secretIDs(ctx, users[i])
+		ids, err := c.secretIDs(asUser(ctx, users[i]), users[i])
 		mu.Lock()
 		for _, id := range ids {
 			refs = append(refs, ref{users[i], id})
@@ -84,7 +84,7 @@ func (c *Client) ScanKeyVersions(ctx context.Context, opts ScanOptions) (KeyVers
 	}
 	done := 0
 	err = forEachBounded(ctx, len(refs), workers, func(ctx context.Context, i int) error {
-		sec, err := c.scanSecret(ctx, refs[i].user, refs[i].id)
+		sec, err := c.scanSecret(asUser(ctx, refs[i].user), refs[i].user, refs[i].id)
 		if err != nil {
 			return err
 		}

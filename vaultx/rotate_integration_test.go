@@ -2,6 +2,7 @@ package vaultx
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,8 +10,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/internal/testenv"
 )
 
 // rotFixture is a token-auth client on the shared Vault with its own KV
@@ -191,6 +194,10 @@ func TestRewrapAllMovesEveryCurrentCiphertext(t *testing.T) {
 		t.Fatalf("RewrapAll: %v", err)
 	}
 	t.Logf("report: %+v; %d progress calls, last %+v", rep, len(progress), progress[len(progress)-1])
+	if !strings.HasPrefix(rep.RequestID, "rewrap-") {
+		t.Fatalf("request id %q", rep.RequestID)
+	}
+	rep.RequestID = ""
 	want := RewrapReport{TargetVersion: 2, Users: 3, UsersDone: 3, Secrets: 15, Rewrapped: 15}
 	if rep != want || !rep.Complete() {
 		t.Fatalf("report %+v, want %+v", rep, want)
@@ -234,8 +241,8 @@ func TestRewrapAllMovesEveryCurrentCiphertext(t *testing.T) {
 	}
 
 	// A second run finds nothing to do.
-	rep, err = f.c.RewrapAll(ctx, RewrapOptions{})
-	want = RewrapReport{TargetVersion: 2, Users: 3, UsersDone: 3, Secrets: 15, UpToDate: 15}
+	rep, err = f.c.RewrapAll(ctx, RewrapOptions{RequestID: "second"})
+	want = RewrapReport{RequestID: "second", TargetVersion: 2, Users: 3, UsersDone: 3, Secrets: 15, UpToDate: 15}
 	if err != nil || rep != want {
 		t.Fatalf("second run: %+v, %v; want %+v", rep, err, want)
 	}
@@ -272,12 +279,12 @@ func TestRewrapAllResumesAfterInterruption(t *testing.T) {
 	}
 
 	// Run 2 skips the finished user and completes the job.
-	rep2, err := f.c.RewrapAll(ctx, RewrapOptions{BatchSize: 4, StatePath: state})
+	rep2, err := f.c.RewrapAll(ctx, RewrapOptions{BatchSize: 4, StatePath: state, RequestID: "run2"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("run 2: %+v", rep2)
-	want := RewrapReport{TargetVersion: 2, Users: 4, UsersSkipped: 1, UsersDone: 3, Secrets: 18, Rewrapped: 14, UpToDate: 4}
+	want := RewrapReport{RequestID: "run2", TargetVersion: 2, Users: 4, UsersSkipped: 1, UsersDone: 3, Secrets: 18, Rewrapped: 14, UpToDate: 4}
 	if rep2 != want || !rep2.Complete() {
 		t.Fatalf("run 2: %+v, want %+v", rep2, want)
 	}
@@ -352,14 +359,14 @@ func TestRewrapAllYieldsToConcurrentWriters(t *testing.T) {
 			rolledBack[ids[1]] = true
 		}
 	}
-	rep, err := f.c.RewrapAll(ctx, RewrapOptions{BatchSize: 4, beforeWrite: hook})
+	rep, err := f.c.RewrapAll(ctx, RewrapOptions{BatchSize: 4, beforeWrite: hook, RequestID: "r"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("report: %+v", rep)
 	// Per user one batch of 4: one superseded by a new value, one rolled back
 	// and rewrapped on the second attempt, two rewrapped at once.
-	want := RewrapReport{TargetVersion: 2, Users: 2, UsersDone: 2, Secrets: 8, Rewrapped: 6, Superseded: 2}
+	want := RewrapReport{RequestID: "r", TargetVersion: 2, Users: 2, UsersDone: 2, Secrets: 8, Rewrapped: 6, Superseded: 2}
 	if rep != want {
 		t.Fatalf("report %+v, want %+v", rep, want)
 	}
@@ -457,5 +464,81 @@ func TestRaiseWithoutHistoryNeedsNoForce(t *testing.T) {
 	}
 	for _, s := range secrets {
 		f.checkCurrent(t, s, 2)
+	}
+}
+
+func TestRewrapAllIsAuditedPerUser(t *testing.T) {
+	v := testenv.StartVault(t)
+	logPath := filepath.Join(t.TempDir(), "audit.log")
+	b := newBroker(t, v, SetupOptions{AuditFilePath: logPath})
+	ctx := testCtx(t)
+	op, err := New(ctx, Config{Addr: v.Addr, Token: v.Token}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	f := rotFixture{c: b.c} // the broker writes the secrets with its own AppRole token
+	secrets := f.seed(t, 2, 2, 0)
+	if _, err := op.RotateKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.c = op
+	if rep, err := op.RewrapAll(ctx, RewrapOptions{RequestID: "rewrap-audit-1"}); err != nil || rep.Rewrapped != 4 {
+		t.Fatalf("RewrapAll: %+v, %v", rep, err)
+	}
+	type entry struct {
+		Type    string `json:"type"`
+		Request struct {
+			Path    string              `json:"path"`
+			Headers map[string][]string `json:"headers"`
+		} `json:"request"`
+	}
+	users := map[string]bool{}
+	for _, s := range secrets {
+		users[s.user] = true
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		raw, err := os.ReadFile(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets {
+			if strings.Contains(string(raw), s.last()) {
+				t.Fatal("plaintext value in the audit log")
+			}
+		}
+		perUser := map[string]int{}
+		rewraps := 0
+		for _, line := range strings.Split(string(raw), "\n") {
+			var e entry
+			if json.Unmarshal([]byte(line), &e) != nil || e.Type != "request" || first(e.Request.Headers["x-request-id"]) != "rewrap-audit-1" {
+				continue
+			}
+			u := first(e.Request.Headers["x-broker-user"])
+			switch {
+			case strings.HasPrefix(e.Request.Path, "transit/rewrap/"):
+				if !users[u] {
+					t.Fatalf("rewrap call names user %q", u)
+				}
+				rewraps++
+			case strings.HasSuffix(e.Request.Path, "/metadata/users/"):
+				// LIST users/ names no user, only the run
+			case strings.Contains(e.Request.Path, "/users/"):
+				if !strings.Contains(e.Request.Path, "/users/"+u+"/") {
+					t.Fatalf("request %s names user %q", e.Request.Path, u)
+				}
+				perUser[u]++
+			}
+		}
+		// Per user: LIST, 2 reads, 2 data writes, 2 metadata writes.
+		if rewraps == 2 && len(perUser) == 2 && perUser[secrets[0].user] >= 7 && perUser[secrets[2].user] >= 7 {
+			t.Logf("audited rewrap requests: %v per user, %d rewrap calls", perUser, rewraps)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("audit log: %v per user, %d rewrap calls", perUser, rewraps)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

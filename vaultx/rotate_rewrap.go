@@ -44,6 +44,12 @@ type RewrapOptions struct {
 	// the next batch.
 	Progress func(RewrapProgress)
 
+	// RequestID is sent as X-Request-Id with every Vault call of the run
+	// (with X-Broker-User naming the user whose secrets are worked on), so
+	// the audit log ties the run's entries together. Default: "rewrap-" and
+	// a random id.
+	RequestID string
+
 	// beforeWrite, in tests, runs after a batch is rewrapped and before its
 	// KV writes: a writer racing the rewrap.
 	beforeWrite func(userID string, secretIDs []string)
@@ -58,6 +64,9 @@ func (o RewrapOptions) withDefaults() RewrapOptions {
 		o.Concurrency = DefaultRewrapConcurrency
 	}
 	o.Concurrency = min(o.Concurrency, MaxRewrapConcurrency)
+	if o.RequestID == "" {
+		o.RequestID = "rewrap-" + broker.NewID()
+	}
 	return o
 }
 
@@ -73,16 +82,17 @@ type RewrapProgress struct {
 // RewrapReport says what one RewrapAll run did. Secrets = Rewrapped +
 // UpToDate + Superseded + Gone + Failed once the run completed.
 type RewrapReport struct {
-	TargetVersion int // the key's latest version when the run started
-	Users         int // users found
-	UsersSkipped  int // finished by an earlier run (state file)
-	UsersDone     int // finished by this run
-	Secrets       int // secrets listed under the users of this run
-	Rewrapped     int // written as a new version with a rewrapped ciphertext
-	UpToDate      int // current ciphertext already at the target version or later
-	Superseded    int // a concurrent write won the check-and-set and is at the target version
-	Gone          int // deleted meanwhile
-	Failed        int // left behind (malformed ciphertext, refused by transit, or still racing); rerun
+	RequestID     string // the run's X-Request-Id
+	TargetVersion int    // the key's latest version when the run started
+	Users         int    // users found
+	UsersSkipped  int    // finished by an earlier run (state file)
+	UsersDone     int    // finished by this run
+	Secrets       int    // secrets listed under the users of this run
+	Rewrapped     int    // written as a new version with a rewrapped ciphertext
+	UpToDate      int    // current ciphertext already at the target version or later
+	Superseded    int    // a concurrent write won the check-and-set and is at the target version
+	Gone          int    // deleted meanwhile
+	Failed        int    // left behind (malformed ciphertext, refused by transit, or still racing); rerun
 	// StateReset is set when the state file was for another target (the
 	// key was rotated again, or another mount) and was started afresh.
 	StateReset bool
@@ -123,7 +133,8 @@ func (r RewrapReport) Complete() bool {
 // The report is filled in either way.
 func (c *Client) RewrapAll(ctx context.Context, opts RewrapOptions) (RewrapReport, error) {
 	o := opts.withDefaults()
-	var rep RewrapReport
+	rep := RewrapReport{RequestID: o.RequestID}
+	ctx = broker.WithAudit(ctx, broker.Audit{RequestID: o.RequestID})
 	info, err := c.KeyInfo(ctx)
 	if err != nil {
 		return rep, err
@@ -155,7 +166,7 @@ func (c *Client) RewrapAll(ctx context.Context, opts RewrapOptions) (RewrapRepor
 	ids := make([][]string, len(todo))
 	err = forEachBounded(ctx, len(todo), o.Concurrency, func(ctx context.Context, i int) error {
 		var err error
-		ids[i], err = c.secretIDs(ctx, todo[i])
+		ids[i], err = c.secretIDs(asUser(ctx, todo[i]), todo[i])
 		return err
 	})
 	if err != nil {
@@ -175,7 +186,7 @@ func (c *Client) RewrapAll(ctx context.Context, opts RewrapOptions) (RewrapRepor
 				return rep, interrupted(ctx, err)
 			}
 			batch := ids[i][start:min(start+o.BatchSize, len(ids[i]))]
-			if err := r.batch(ctx, u, batch); err != nil {
+			if err := r.batch(asUser(ctx, u), u, batch); err != nil {
 				return rep, err
 			}
 			prog.Done += len(batch)
@@ -192,6 +203,13 @@ func (c *Client) RewrapAll(ctx context.Context, opts RewrapOptions) (RewrapRepor
 		}
 	}
 	return rep, nil
+}
+
+// asUser names user in the audited headers of ctx's calls.
+func asUser(ctx context.Context, user string) context.Context {
+	a := broker.AuditFrom(ctx)
+	a.UserID = user
+	return broker.WithAudit(ctx, a)
 }
 
 // interrupted turns an error caused by ctx's cancellation into the

@@ -88,17 +88,18 @@ type rotateJSON struct {
 }
 
 type rewrapJSON struct {
-	TargetVersion int  `json:"target_version"`
-	Users         int  `json:"users"`
-	UsersSkipped  int  `json:"users_skipped"`
-	UsersDone     int  `json:"users_done"`
-	Secrets       int  `json:"secrets"`
-	Rewrapped     int  `json:"rewrapped"`
-	UpToDate      int  `json:"up_to_date"`
-	Superseded    int  `json:"superseded"`
-	Gone          int  `json:"gone"`
-	Failed        int  `json:"failed"`
-	StateReset    bool `json:"state_reset"`
+	RequestID     string `json:"request_id"`
+	TargetVersion int    `json:"target_version"`
+	Users         int    `json:"users"`
+	UsersSkipped  int    `json:"users_skipped"`
+	UsersDone     int    `json:"users_done"`
+	Secrets       int    `json:"secrets"`
+	Rewrapped     int    `json:"rewrapped"`
+	UpToDate      int    `json:"up_to_date"`
+	Superseded    int    `json:"superseded"`
+	Gone          int    `json:"gone"`
+	Failed        int    `json:"failed"`
+	StateReset    bool   `json:"state_reset"`
 }
 
 type raiseJSON struct {
