@@ -215,15 +215,15 @@ func (c *keysRotateCmd) summary(a *app, out rotateJSON) error {
 	} else {
 		fmt.Fprintf(w, "transit key %s: latest version %d (not rotated)\n", out.Key, out.LatestVersion)
 	}
-	fmt.Fprintf(w, "rewrap to key version %d: %d users (%d finished earlier per the state file, %d finished now), %d secrets checked\n",
-		r.TargetVersion, r.Users, r.UsersSkipped, r.UsersDone, r.Secrets)
+	fmt.Fprintf(w, "rewrap run %s to key version %d: %d users (%d finished earlier per the state file, %d finished now), %d secrets checked\n",
+		r.RequestID, r.TargetVersion, r.Users, r.UsersSkipped, r.UsersDone, r.Secrets)
 	fmt.Fprintf(w, "  rewrapped %d, already current %d, rewritten meanwhile by the broker %d, deleted meanwhile %d, failed %d\n",
 		r.Rewrapped, r.UpToDate, r.Superseded, r.Gone, r.Failed)
 	status := "complete"
 	if !out.Complete {
 		status = "INCOMPLETE"
 	}
-	fmt.Fprintf(w, "rewrap %s\n", status)
+	fmt.Fprintf(w, "rewrap %s (audit log: X-Request-Id %s)\n", status, r.RequestID)
 	if rp := out.raise; rp != nil {
 		s := rp.Scan
 		if s.LatestVersion > 0 {
