@@ -19,6 +19,7 @@ type cli struct {
 	Presets presetsCmd `cmd:"" help:"List the provider presets, or create a secret from one (presets set PROVIDER)."`
 	APIKeys apiKeysCmd `cmd:"" name:"apikeys" help:"Operator: manage API keys in Vault directly (VAULT_ADDR, VAULT_TOKEN)."`
 	Keys    keysCmd    `cmd:"" help:"Operator: rotate the broker's transit key and rewrap stored ciphertexts (VAULT_ADDR, VAULT_TOKEN)."`
+	Audit   auditCmd   `cmd:"" help:"Operator: read a Vault file audit log: timeline (audit FILE) and alerts (audit alerts FILE). See docs/audit.md."`
 }
 
 // brokerFlags say how to reach the broker's API.
@@ -59,7 +60,11 @@ never printed, only their masked previews.
 Operator commands (apikeys, keys) talk to Vault directly with VAULT_ADDR and
 VAULT_TOKEN.
 
-Exit codes: 0 success, 1 API, Vault or network error, 2 usage error.`
+Operator command audit reads a Vault file audit log (VAULT_ADDR and
+VAULT_TOKEN only for --match).
+
+Exit codes: 0 success, 1 API, Vault or network error, 2 usage error,
+3 audit alerts found (audit alerts).`
 
 // run parses args and runs the selected command.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
