@@ -55,9 +55,28 @@ func newKeysEnv(t *testing.T) *keysEnv {
 	mem := inproc.New(time.Now, inproc.Options{})
 	svc := broker.NewService(broker.Config{SandboxVaultAddr: v.Addr},
 		broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: mem, Cache: mem.ListCache()})
+	// The operator's token holds only the policy docs/operations.md gives.
+	if err := admin.Sys().PutPolicyWithContext(ctx, "broker-operator", operatorPolicy); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := admin.Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{Policies: []string{"broker-operator"}, TTL: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &keysEnv{admin: admin, svc: svc, vc: vc, addr: v.Addr,
-		env: map[string]string{"VAULT_ADDR": v.Addr, "VAULT_TOKEN": v.Token}}
+		env: map[string]string{"VAULT_ADDR": v.Addr, "VAULT_TOKEN": tok.Auth.ClientToken}}
 }
+
+// operatorPolicy is the policy of docs/operations.md, "The operator's Vault policy".
+const operatorPolicy = `
+path "transit/keys/broker-secrets"        { capabilities = ["read"] }
+path "transit/keys/broker-secrets/rotate" { capabilities = ["update"] }
+path "transit/keys/broker-secrets/config" { capabilities = ["update"] }   # --raise-min-version
+path "transit/rewrap/broker-secrets"      { capabilities = ["update"] }
+path "broker/data/users/*"                { capabilities = ["read", "create", "update"] }
+path "broker/metadata/users/*"            { capabilities = ["read", "update", "list"] }
+path "broker/metadata/users/"             { capabilities = ["list"] }
+`
 
 // secretRef is one secret created through the service, with its current value.
 type secretRef struct {
