@@ -162,6 +162,9 @@ func (c *keysRotateCmd) Run(a *app) error {
 	pr.flush()
 	out.Rewrap, out.Complete = rewrapJSON(rep), err == nil && rep.Complete()
 	out.LatestVersion, out.MinDecryptionVersion = info.LatestVersion, info.MinDecryptionVersion
+	if err == nil && rep.Users == 0 {
+		fmt.Fprintf(a.stderr, "warning: no users found under %s/metadata/users/: is --kv-mount (BROKER_KV_MOUNT) the broker's KV mount?\n", k.Vault.KVMount)
+	}
 	if rep.StateReset {
 		fmt.Fprintf(a.stderr, "state file %s was for another key version or mount: started afresh\n", c.State)
 	}
