@@ -21,7 +21,7 @@ const (
 	ActionEncrypt   Action = "encrypt"   // transit encrypt
 	ActionDecrypt   Action = "decrypt"   // transit decrypt
 	ActionHMAC      Action = "hmac"      // transit hmac (fingerprints)
-	ActionRewrap    Action = "rewrap"    // transit rewrap (key rotation)
+	ActionRewrap    Action = "rewrap"    // transit rewrap (brokerctl keys rotate)
 	ActionLogin     Action = "login"     // auth/approle/login
 	ActionRenew     Action = "renew"     // auth/token/renew-self
 	ActionOther     Action = "other"
@@ -29,9 +29,11 @@ const (
 
 // priority ranks the actions a broker request is labelled with: the
 // highest-ranked call of a request names the whole request.
+// A key rotation run (brokerctl keys rotate: one X-Request-Id, transit
+// rewrap calls and new KV versions) is "rewrap", not a user's "rotate".
 var priority = map[Action]int{
-	ActionProvision: 90, ActionCreate: 80, ActionRotate: 70, ActionDelete: 60,
-	ActionRevoke: 55, ActionAPIKey: 50, ActionRewrap: 45, ActionList: 40, ActionWrite: 30, ActionRead: 20,
+	ActionProvision: 90, ActionRewrap: 85, ActionCreate: 80, ActionRotate: 70, ActionDelete: 60,
+	ActionRevoke: 55, ActionAPIKey: 50, ActionList: 40, ActionWrite: 30, ActionRead: 20,
 	ActionDecrypt: 15, ActionEncrypt: 14, ActionHMAC: 13, ActionUnwrap: 12, ActionLookup: 11,
 	ActionLogin: 5, ActionRenew: 4, ActionOther: 0,
 }
