@@ -104,7 +104,10 @@ func (s *Service) CreateSecret(ctx context.Context, userID string, in CreateSecr
 	}
 	sec, err := s.d.Secrets.CreateSecret(ctx, w)
 	if err != nil {
-		cctx, cancel := cleanupContext(ctx)
+		// Best effort, and short: the answer must not wait long past the
+		// request timeout, and a reservation left behind is taken over
+		// after NameGrace anyway.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), nameReleaseTimeout)
 		defer cancel()
 		if rerr := s.d.Secrets.ReleaseName(cctx, userID, in.Name); rerr != nil {
 			s.cfg.Warn(ctx, "name_index", rerr)
@@ -114,6 +117,9 @@ func (s *Service) CreateSecret(ctx context.Context, userID string, in CreateSecr
 	s.invalidate(ctx, userID)
 	return sec, nil
 }
+
+// nameReleaseTimeout bounds the release of a name whose create failed.
+const nameReleaseTimeout = 2 * time.Second
 
 // reserveName binds name to secretID. A reservation whose secret never got
 // written (a replica died between the two writes) is taken over once it is
