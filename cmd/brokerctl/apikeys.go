@@ -47,7 +47,13 @@ const minPrefix = 6
 
 // vaultClient opens a vaultx client with the operator's token.
 func (a *app) vaultClient() (*vaultx.Client, error) {
-	f := a.cli.APIKeys.Vault
+	// An operator command fails fast and says why.
+	return a.openVault(a.cli.APIKeys.Vault, vaultx.Config{MaxRetries: -1})
+}
+
+// openVault checks the operator's Vault flags and opens a vaultx client with
+// the operator's token; base supplies the other settings (mounts, retries).
+func (a *app) openVault(f vaultFlags, base vaultx.Config) (*vaultx.Client, error) {
 	if f.VaultAddr == "" {
 		return nil, usagef("no Vault address: set VAULT_ADDR (or --vault-addr)")
 	}
@@ -61,13 +67,8 @@ func (a *app) vaultClient() (*vaultx.Client, error) {
 	if f.Verbose {
 		log = zerolog.New(zerolog.ConsoleWriter{Out: a.stderr, TimeFormat: time.RFC3339}).With().Timestamp().Logger()
 	}
-	c, err := vaultx.New(a.ctx, vaultx.Config{
-		Addr:       f.VaultAddr,
-		Token:      f.VaultToken,
-		KVMount:    f.KVMount,
-		Timeout:    f.Timeout,
-		MaxRetries: -1, // an operator command fails fast and says why
-	}, log)
+	base.Addr, base.Token, base.KVMount, base.Timeout = f.VaultAddr, f.VaultToken, f.KVMount, f.Timeout
+	c, err := vaultx.New(a.ctx, base, log)
 	if err != nil {
 		// The settings were checked above: what is left (a rejected token,
 		// an unreadable CA file) is Vault's answer, exit code 1.

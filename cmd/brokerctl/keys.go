@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
-	"github.com/rs/zerolog"
 
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/vaultx"
@@ -38,39 +36,11 @@ type keysRotateCmd struct {
 // keysVaultClient opens a vaultx client with the operator's token for the
 // broker's KV mount and transit key.
 func (a *app) keysVaultClient(k *keysCmd) (*vaultx.Client, error) {
-	f := k.Vault
-	if f.VaultAddr == "" {
-		return nil, usagef("no Vault address: set VAULT_ADDR (or --vault-addr)")
-	}
-	if f.VaultToken == "" {
-		return nil, usagef("no Vault token: set VAULT_TOKEN (or --vault-token)")
-	}
-	if u, err := url.Parse(f.VaultAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usagef("Vault address %q is malformed: want http(s)://host[:port] (--vault-addr or VAULT_ADDR)", redactURL(f.VaultAddr))
-	}
-	log := zerolog.Nop()
-	if f.Verbose {
-		log = zerolog.New(zerolog.ConsoleWriter{Out: a.stderr, TimeFormat: time.RFC3339}).With().Timestamp().Logger()
-	}
-	c, err := vaultx.New(a.ctx, vaultx.Config{
-		Addr:         f.VaultAddr,
-		Token:        f.VaultToken,
-		KVMount:      f.KVMount,
-		TransitMount: k.TransitMount,
-		TransitKey:   k.TransitKey,
-		Timeout:      f.Timeout,
-		// A rewrap of many secrets is retried by running it again; a
-		// transient failure of one call should not end it, though.
-		MaxRetries: vaultx.DefaultMaxRetries,
-	}, log)
-	if err != nil {
-		var ue *usageError
-		if err = vaultErr(err); errors.As(err, &ue) {
-			err = errors.New("vault: " + ue.msg)
-		}
-		return nil, err
-	}
-	return c, nil
+	// A rewrap of many secrets is retried by running it again; a transient
+	// failure of one call should not end it, though.
+	return a.openVault(k.Vault, vaultx.Config{
+		TransitMount: k.TransitMount, TransitKey: k.TransitKey, MaxRetries: vaultx.DefaultMaxRetries,
+	})
 }
 
 // rotateJSON is `keys rotate --json`.
