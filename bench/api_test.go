@@ -1,0 +1,157 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/handlers"
+	"github.com/acme/secretsbroker/redisx"
+	"github.com/acme/secretsbroker/vaultx"
+)
+
+// apiFixture is the whole broker in process (handlers, service, vaultx,
+// redisx) behind an httptest server, over a real Vault and Redis, logging at
+// info level to io.Discard (the log lines are still built). It is what
+// brokerd serves, minus the process: CPU profiles of the benchmarks below
+// show the broker's own cost per request.
+type apiFixture struct {
+	fixture
+	url string
+	hc  *http.Client
+	key string
+	ids []string
+}
+
+func newAPIFixture(tb testing.TB, secrets int) apiFixture {
+	tb.Helper()
+	f := newFixture(tb)
+	r := shared.Redis(tb)
+	ctx := context.Background()
+	rc, err := redisx.New(ctx, r.URL, redisx.Options{}, zerolog.Nop())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = rc.Close() })
+	lim, err := redisx.NewLimiter(rc, 1_000_000_000, time.Minute, 1_000_000)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	metrics := handlers.NewMetrics()
+	svc := broker.NewService(broker.Config{SandboxVaultAddr: "http://vault", Observer: metrics},
+		broker.Deps{Secrets: f.vc, Crypto: f.vc, Boot: f.vc, Records: rc, Cache: rc.ListCache()})
+	f.svc = svc
+	log := zerolog.New(io.Discard).Level(zerolog.InfoLevel)
+	srv := handlers.New(handlers.Config{}, handlers.Deps{
+		Service: svc, Auth: broker.NewAuthenticator(f.vc, time.Hour, time.Now),
+		Limiter: lim, AuthFailLimiter: lim, Idempotency: rc.Idempotency(), Metrics: metrics, Log: log,
+	})
+	ts := httptest.NewServer(srv.Handler())
+	tb.Cleanup(ts.Close)
+	user := fmt.Sprintf("api-%d", time.Now().UnixNano())
+	key, _, err := broker.CreateAPIKey(ctx, f.vc, user, "bench", time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 256}
+	tb.Cleanup(tr.CloseIdleConnections)
+	return apiFixture{fixture: f, url: ts.URL, hc: &http.Client{Transport: tr, Timeout: time.Minute}, key: key, ids: f.seed(tb, user, secrets)}
+}
+
+func (a apiFixture) call(tb testing.TB, method, path string, body any, want int) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, a.url+path, rd)
+	req.Header.Set("X-API-Key", a.key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := a.hc.Do(req)
+	if err != nil {
+		tb.Error(err)
+		return
+	}
+	defer res.Body.Close()
+	if _, err := io.Copy(io.Discard, res.Body); err != nil {
+		tb.Error(err)
+	}
+	if res.StatusCode != want {
+		tb.Errorf("%s %s: status %d, want %d", method, path, res.StatusCode, want)
+	}
+}
+
+// BenchmarkAPI drives the in-process API with 16 requests in flight per CPU
+// and reports Vault round trips per request. Profile the broker's own CPU
+// with -cpuprofile.
+func BenchmarkAPI(b *testing.B) {
+	a := newAPIFixture(b, 64)
+	var seq atomic.Int64
+	cases := []struct {
+		name string
+		do   func(b *testing.B, i int64)
+	}{
+		{"get", func(b *testing.B, i int64) {
+			a.call(b, http.MethodGet, "/api/v1/user/secrets/"+a.ids[i%64], nil, http.StatusOK)
+		}},
+		{"create", func(b *testing.B, i int64) {
+			// A fresh user every 400 creates keeps under the per-user limit.
+			a.call(b, http.MethodPost, "/api/v1/user/secrets", map[string]string{"name": fmt.Sprintf("C_%d", i), "value": "sk-create-0123456789abcdef"}, http.StatusCreated)
+		}},
+		{"rotate", func(b *testing.B, i int64) {
+			a.call(b, http.MethodPut, "/api/v1/user/secrets/"+a.ids[i%64], map[string]string{"value": fmt.Sprintf("sk-rotate-%d-0123456789", i)}, http.StatusOK)
+		}},
+		{"provision1", func(b *testing.B, i int64) {
+			a.call(b, http.MethodPost, "/api/v1/runtimes", map[string]any{"project_id": "p", "secret_ids": a.ids[:1]}, http.StatusCreated)
+		}},
+		{"provision20", func(b *testing.B, i int64) {
+			a.call(b, http.MethodPost, "/api/v1/runtimes", map[string]any{"project_id": "p", "secret_ids": a.ids[:20]}, http.StatusCreated)
+		}},
+		{"list64_warm", func(b *testing.B, i int64) {
+			a.call(b, http.MethodGet, "/api/v1/user/secrets", nil, http.StatusOK)
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			if c.name == "create" {
+				a = a.withFreshUser(b)
+			}
+			start := a.vc.RoundTrips()
+			b.SetParallelism(16)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := seq.Add(1)
+					if c.name == "create" && i%400 == 0 {
+						continue // keep each user under the 500-secret limit
+					}
+					c.do(b, i)
+				}
+			})
+			b.ReportMetric(float64(a.vc.RoundTrips()-start)/float64(b.N), "vault-trips/op")
+		})
+	}
+}
+
+// withFreshUser gives the fixture a new API key (a user with no secrets).
+func (a apiFixture) withFreshUser(tb testing.TB) apiFixture {
+	user := fmt.Sprintf("api-create-%d", time.Now().UnixNano())
+	key, _, err := broker.CreateAPIKey(context.Background(), a.vc, user, "bench", time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a.key = key
+	return a
+}
+
+var _ = vaultx.DefaultKVMount
