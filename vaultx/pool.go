@@ -11,11 +11,17 @@ const maxParallel = 16
 // parallel runs fn(ctx, i) for i in [0, n) on at most maxParallel goroutines.
 // The first error cancels the rest and is returned.
 func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
-	if n == 0 {
-		return nil
-	}
 	if n == 1 {
 		return fn(ctx, 0)
+	}
+	return forEachBounded(ctx, n, maxParallel, fn)
+}
+
+// forEachBounded runs fn(ctx, i) for i in [0, n) on at most workers
+// goroutines. The first error cancels the rest and is returned.
+func forEachBounded(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
+	if n == 0 {
+		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -25,8 +31,7 @@ func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) er
 		firstErr error
 		next     = make(chan int)
 	)
-	workers := min(n, maxParallel)
-	for w := 0; w < workers; w++ {
+	for range min(n, max(workers, 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -38,7 +43,7 @@ func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) er
 		}()
 	}
 feed:
-	for i := 0; i < n; i++ {
+	for i := range n {
 		select {
 		case next <- i:
 		case <-ctx.Done():
