@@ -16,6 +16,10 @@ const (
 	groupSpan = time.Minute
 	// maxMalformedSamples is how many malformed line numbers Stats keeps.
 	maxMalformedSamples = 5
+	// tokenRetention is how long (log time) after its expiry a bootstrap
+	// token is remembered while following, to tell a late replay from an
+	// unknown token.
+	tokenRetention = 24 * time.Hour
 )
 
 // Options configure a Stream. Zero values take the defaults.
@@ -269,7 +273,22 @@ func (s *Stream) Flush() []Entry {
 			s.closeGroup(id)
 		}
 	}
+	s.pruneTokens()
 	return s.take()
+}
+
+// pruneTokens forgets tokens that expired more than tokenRetention before
+// the latest entry, so that following a log for weeks stays bounded.
+func (s *Stream) pruneTokens() {
+	cutoff := s.lastTime.Add(-tokenRetention)
+	for k, t := range s.tokens {
+		if !t.expires.IsZero() && t.expires.Before(cutoff) {
+			delete(s.tokens, k)
+			if s.byAccessor[t.accessor] == t {
+				delete(s.byAccessor, t.accessor)
+			}
+		}
+	}
 }
 
 // Close parses a last line without a newline and returns every call not

@@ -247,3 +247,21 @@ func TestStreamFlush(t *testing.T) {
 		t.Fatalf("lone request after the wait: %+v", got)
 	}
 }
+
+// Following for long, tokens that expired a day before the latest entry
+// are forgotten.
+func TestStreamPrunesOldTokens(t *testing.T) {
+	s := NewStream(Options{})
+	s.Write(scenarioLog(t))
+	s.Flush()
+	if len(s.tokens) != 3 {
+		t.Fatalf("%d tokens", len(s.tokens))
+	}
+	late := fmt.Sprintf(`{"type":"request","time":%q,"request":{"id":"late","path":"sys/mounts","operation":"read"}}`,
+		s.LastTime().Add(25*time.Hour).Format(time.RFC3339Nano))
+	s.AddLine([]byte(late))
+	s.Flush()
+	if len(s.tokens) != 0 || len(s.byAccessor) != 0 {
+		t.Fatalf("%d tokens, %d accessors kept", len(s.tokens), len(s.byAccessor))
+	}
+}
