@@ -1,0 +1,70 @@
+//go:build reliability
+
+package reliability
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// brokerdBin is brokerd built once for this test binary.
+var brokerdBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "reliability-brokerd-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	root, err := repoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	brokerdBin = filepath.Join(dir, "brokerd")
+	start := time.Now()
+	cmd := exec.Command("go", "build", "-o", brokerdBin, "./cmd/brokerd")
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "reliability: go build ./cmd/brokerd: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "reliability: built brokerd in %s\n", time.Since(start).Round(time.Millisecond))
+	code := m.Run()
+	table := rows.render()
+	fmt.Println(table)
+	if p := os.Getenv("RELIABILITY_REPORT"); p != "" {
+		if err := os.WriteFile(p, []byte(table+"\n"), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
+	return code
+}
+
+// repoRoot is the directory holding go.mod, above the working directory.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
