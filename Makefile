@@ -8,7 +8,7 @@ FUZZTIME  ?= 20s
 FUZZPKGS  ?= ./...
 BINARIES  := brokerd brokerctl sandbox-init
 
-.PHONY: dev test build fuzz vault clean
+.PHONY: dev test build fuzz vault clean reliability
 
 dev:
 	scripts/dev.sh
@@ -35,6 +35,12 @@ fuzz:
 	  echo "== $$pkg $$fn ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
 	done <<< "$$targets"
+
+# Fault scenarios and the 64-client load test against real Vault (Raft), Redis and a
+# brokerd process (build tag "reliability"; several minutes). Prints a table, one row per
+# scenario. RELIABILITY_SOAK=60s sets the load test's length.
+reliability:
+	cd reliability && $(GO) test -tags reliability -count=1 -timeout 30m $(TESTFLAGS)
 
 vault:
 	@scripts/get-vault.sh
