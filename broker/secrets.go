@@ -87,12 +87,8 @@ func (s *Service) CreateSecret(ctx context.Context, userID string, in CreateSecr
 	if len(fields) > 0 {
 		return Secret{}, Invalid(fields...)
 	}
-	n, err := s.d.Secrets.CountSecrets(ctx, userID)
-	if err != nil {
+	if err := s.checkCount(ctx, userID); err != nil {
 		return Secret{}, err
-	}
-	if limit := s.val.Limits().MaxSecretsPerUser; n >= limit {
-		return Secret{}, Invalid(FieldError{"name", fmt.Sprintf("you already have %d secrets, the most one user may keep; delete one first", limit)})
 	}
 	w, err := s.seal(ctx, userID, in.Value)
 	if err != nil {
@@ -120,6 +116,25 @@ func (s *Service) CreateSecret(ctx context.Context, userID string, in CreateSecr
 
 // nameReleaseTimeout bounds the release of a name whose create failed.
 const nameReleaseTimeout = 2 * time.Second
+
+// checkCount refuses a create that would pass MaxSecretsPerUser. It counts
+// the user's secrets (one Vault LIST) unless this replica knows the user is
+// far below the cap (countHints). Errors: invalid, unavailable, internal.
+func (s *Service) checkCount(ctx context.Context, userID string) error {
+	limit := s.val.Limits().MaxSecretsPerUser
+	if s.counts.take(userID, limit, s.cfg.Now()) {
+		return nil
+	}
+	n, err := s.d.Secrets.CountSecrets(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if n >= limit {
+		return Invalid(FieldError{"name", fmt.Sprintf("you already have %d secrets, the most one user may keep; delete one first", limit)})
+	}
+	s.counts.counted(userID, n, s.cfg.Now())
+	return nil
+}
 
 // reserveName binds name to secretID. A reservation whose secret never got
 // written (a replica died between the two writes) is taken over once it is
@@ -186,23 +201,46 @@ func (s *Service) UpdateSecret(ctx context.Context, userID, id, value string) (S
 	if m := s.val.CheckValue(value); m != "" {
 		return Secret{}, Invalid(FieldError{"value", m})
 	}
-	if _, err := s.GetSecret(ctx, userID, id); err != nil {
+	if err := s.checkUser(userID); err != nil {
 		return Secret{}, err
 	}
-	w, err := s.seal(ctx, userID, value)
+	if !ValidID(id) {
+		return Secret{}, errSecretNotFound()
+	}
+	// The metadata read (which the first check-and-set uses) and the two
+	// transit calls of seal, all at once.
+	var (
+		cur Secret
+		w   SecretWrite
+	)
+	err := forEach(ctx, 2, 2, func(ctx context.Context, i int) error {
+		var err error
+		if i == 0 {
+			cur, err = s.GetSecret(ctx, userID, id)
+		} else {
+			w, err = s.seal(ctx, userID, value)
+		}
+		return err
+	})
 	if err != nil {
 		return Secret{}, err
 	}
-	return s.writeVersion(ctx, userID, id, w)
+	return s.writeVersion(ctx, userID, id, w, &cur)
 }
 
 // writeVersion writes w as the next version with check-and-set, re-reading
-// the current version after each lost race.
-func (s *Service) writeVersion(ctx context.Context, userID, id string, w SecretWrite) (Secret, error) {
+// the current version after each lost race. first, when set, is a read the
+// caller just made: the first attempt uses it instead of reading again.
+func (s *Service) writeVersion(ctx context.Context, userID, id string, w SecretWrite, first *Secret) (Secret, error) {
 	for attempt := range maxCASAttempts {
-		cur, err := s.GetSecret(ctx, userID, id)
-		if err != nil {
-			return Secret{}, err
+		var cur Secret
+		if attempt == 0 && first != nil {
+			cur = *first
+		} else {
+			var err error
+			if cur, err = s.GetSecret(ctx, userID, id); err != nil {
+				return Secret{}, err
+			}
 		}
 		w.SecretID, w.Name, w.Provider = id, cur.Name, cur.Provider
 		sec, err := s.d.Secrets.UpdateSecret(ctx, w, cur.Version)
@@ -263,7 +301,8 @@ func (s *Service) Versions(ctx context.Context, userID, id string) ([]SecretVers
 // ciphertext is reused; the value is decrypted only to recompute its preview.
 // Errors: invalid (no such version), not_found, conflict, unavailable, internal.
 func (s *Service) Rollback(ctx context.Context, userID, id string, version int) (Secret, error) {
-	if _, err := s.GetSecret(ctx, userID, id); err != nil {
+	cur, err := s.GetSecret(ctx, userID, id)
+	if err != nil {
 		return Secret{}, err
 	}
 	if version < 1 {
@@ -284,7 +323,7 @@ func (s *Service) Rollback(ctx context.Context, userID, id string, version int) 
 	if w.Fingerprint, err = s.d.Crypto.Fingerprint(ctx, userID, plain[0]); err != nil {
 		return Secret{}, err
 	}
-	return s.writeVersion(ctx, userID, id, w)
+	return s.writeVersion(ctx, userID, id, w, &cur)
 }
 
 // Presets lists the presets with whether the caller has configured each.

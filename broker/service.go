@@ -42,9 +42,10 @@ type Deps struct {
 
 // Service is the broker's domain logic: secrets and sandbox provisioning.
 type Service struct {
-	cfg Config
-	d   Deps
-	val *Validator
+	cfg    Config
+	d      Deps
+	val    *Validator
+	counts *countHints
 }
 
 // NewService returns a Service over deps.
@@ -74,7 +75,7 @@ func NewService(cfg Config, d Deps) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg, d: d, val: NewValidator(cfg.Limits, cfg.DeniedNames)}
+	return &Service{cfg: cfg, d: d, val: NewValidator(cfg.Limits, cfg.DeniedNames), counts: newCountHints()}
 }
 
 // Validator returns the validator the service applies.
