@@ -14,7 +14,7 @@ func TestCountHints(t *testing.T) {
 		t.Fatal("no hint yet: the create must count")
 	}
 	h.counted("u", 10, t0) // 10 secrets, plus this create: 11
-	for i := range 239 {    // up to 250 secrets (half the cap) without counting
+	for i := range 239 {   // up to 250 secrets (half the cap) without counting
 		if !h.take("u", 500, t0.Add(time.Second)) {
 			t.Fatalf("create %d (bound %d) had to count", i, 12+i)
 		}
