@@ -8,7 +8,7 @@ FUZZTIME  ?= 20s
 FUZZPKGS  ?= ./...
 BINARIES  := brokerd brokerctl sandbox-init
 
-.PHONY: dev test build fuzz vault clean reliability
+.PHONY: dev test build fuzz vault clean reliability bench
 
 dev:
 	scripts/dev.sh
@@ -24,6 +24,13 @@ test:
 
 build:
 	$(GO) build -trimpath -o bin/ $(addprefix ./cmd/,$(BINARIES))
+
+# brokerd (release build, own process) against the Vault floor at concurrency 1, 8, 32, 64,
+# on a fresh dev Vault and Redis; BENCHFLAGS are brokerbench's (e.g. -n 100 -ops create,get).
+# Writes bench/out/results.{txt,csv} and bench/out/chart.png. See docs/benchmarks.md.
+BENCHFLAGS ?=
+bench:
+	$(GO) run ./cmd/brokerbench -out bench/out $(BENCHFLAGS)
 
 # Runs every Fuzz target in FUZZPKGS for FUZZTIME each (go test -fuzz takes one target per run).
 fuzz:
