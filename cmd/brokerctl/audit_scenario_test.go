@@ -37,6 +37,47 @@ type auditScenario struct {
 	start, end time.Time
 }
 
+// auditedBroker is a dev Vault configured as `brokerd setup` does, with a
+// file audit device, and the broker's domain service over an
+// AppRole-authenticated vaultx.Client.
+type auditedBroker struct {
+	vault   *testenv.Vault
+	admin   *api.Client // root
+	logPath string
+	device  string
+	svc     *broker.Service
+	mem     *inproc.Store
+}
+
+func startAuditedBroker(t *testing.T) *auditedBroker {
+	t.Helper()
+	v := testenv.StartVault(t)
+	dir := t.TempDir()
+	ab := &auditedBroker{vault: v, logPath: filepath.Join(dir, "audit.log"), device: "broker-file"}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin, err := vaultx.NewAPIClient(vaultx.Config{Addr: v.Addr, Token: v.Token}, vaultx.APIOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ab.admin = admin
+	roleFile, secretFile := filepath.Join(dir, "role_id"), filepath.Join(dir, "secret_id")
+	if _, err := vaultx.Setup(ctx, admin, vaultx.SetupOptions{
+		AuditFilePath: ab.logPath, AuditDevice: ab.device, RoleIDFile: roleFile, SecretIDFile: secretFile,
+	}); err != nil {
+		t.Fatalf("vaultx.Setup: %v", err)
+	}
+	vc, err := vaultx.New(ctx, vaultx.Config{Addr: v.Addr, RoleIDFile: roleFile, SecretIDFile: secretFile}, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("vaultx.New (AppRole): %v", err)
+	}
+	t.Cleanup(func() { _ = vc.Close() })
+	ab.mem = inproc.New(time.Now, inproc.Options{})
+	ab.svc = broker.NewService(broker.Config{SandboxVaultAddr: v.Addr},
+		broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: ab.mem, Cache: ab.mem.ListCache()})
+	return ab
+}
+
 // runAuditScenario starts Vault with a file audit device, configures it as
 // `brokerd setup` does, and drives the broker's domain service over an
 // AppRole-authenticated vaultx.Client: create, rotate, list, provision a
@@ -47,30 +88,11 @@ type auditScenario struct {
 // delete the secret. Every broker call carries the user and a request id.
 func runAuditScenario(t *testing.T) auditScenario {
 	t.Helper()
-	v := testenv.StartVault(t)
-	dir := t.TempDir()
-	sc := auditScenario{vault: v, logPath: filepath.Join(dir, "audit.log"), device: "broker-file", user: "alice-audit", start: time.Now().UTC()}
+	ab := startAuditedBroker(t)
+	v, svc, mem := ab.vault, ab.svc, ab.mem
+	sc := auditScenario{vault: v, logPath: ab.logPath, device: ab.device, user: "alice-audit", start: time.Now().UTC()}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-
-	admin, err := vaultx.NewAPIClient(vaultx.Config{Addr: v.Addr, Token: v.Token}, vaultx.APIOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	roleFile, secretFile := filepath.Join(dir, "role_id"), filepath.Join(dir, "secret_id")
-	if _, err := vaultx.Setup(ctx, admin, vaultx.SetupOptions{
-		AuditFilePath: sc.logPath, AuditDevice: sc.device, RoleIDFile: roleFile, SecretIDFile: secretFile,
-	}); err != nil {
-		t.Fatalf("vaultx.Setup: %v", err)
-	}
-	vc, err := vaultx.New(ctx, vaultx.Config{Addr: v.Addr, RoleIDFile: roleFile, SecretIDFile: secretFile}, zerolog.Nop())
-	if err != nil {
-		t.Fatalf("vaultx.New (AppRole): %v", err)
-	}
-	t.Cleanup(func() { _ = vc.Close() })
-	mem := inproc.New(time.Now, inproc.Options{})
-	svc := broker.NewService(broker.Config{SandboxVaultAddr: v.Addr},
-		broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: mem, Cache: mem.ListCache()})
 
 	as := func(reqID string) context.Context {
 		sc.requestIDs = append(sc.requestIDs, reqID)
