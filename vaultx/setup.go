@@ -275,6 +275,9 @@ func (s *setup) role(ctx context.Context) error {
 		"token_max_ttl":  int64(s.o.TokenMaxTTL / time.Second),
 		"secret_id_ttl":  int64(s.o.SecretIDTTL / time.Second),
 		"bind_secret_id": true,
+		// Without Vault's "default" policy: it would let the broker's token
+		// mint sys/wrapping/wrap tokens, hash with sys/tools/hash and more.
+		"token_no_default_policy": true,
 	}
 	sec, err := s.admin.Logical().ReadWithContext(ctx, s.rolePath())
 	if err != nil {
@@ -304,7 +307,8 @@ func roleMatches(have, want map[string]any) bool {
 		}
 	}
 	b, _ := have["bind_secret_id"].(bool)
-	return slices.Equal(pols, want["token_policies"].([]string)) &&
+	nd, _ := have["token_no_default_policy"].(bool)
+	return nd && slices.Equal(pols, want["token_policies"].([]string)) &&
 		num(have["token_ttl"]) == want["token_ttl"].(int64) &&
 		num(have["token_max_ttl"]) == want["token_max_ttl"].(int64) &&
 		num(have["secret_id_ttl"]) == want["secret_id_ttl"].(int64) &&
