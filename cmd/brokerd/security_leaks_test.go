@@ -79,7 +79,7 @@ func TestSecurityNoPlaintextAnywhere(t *testing.T) {
 		tokens = append(tokens, rt.Sandbox.Bootstrap.Token)
 		return rt.ID
 	}
-	res := cl.do("POST", "/api/v1/runtimes", map[string]any{"project_id": "p", "secret_ids": ids})
+	res := cl.do("POST", "/api/v1/runtimes", map[string]any{"project_id": "p", "secret_ids": ids}, "Idempotency-Key", "ik-"+randHex(6))
 	if res.Status != 201 {
 		t.Fatalf("provision: %d %s", res.Status, res.Body)
 	}
@@ -93,7 +93,7 @@ func TestSecurityNoPlaintextAnywhere(t *testing.T) {
 		ures.Body.Close()
 	}
 	bootstrap(cl.do("POST", "/api/v1/runtimes/"+rid+"/restart", map[string]any{}))
-	res = cl.do("POST", "/api/v1/evaluations", map[string]any{"project_id": "p", "secret_ids": ids, "items": []any{map[string]any{"name": "i1"}}})
+	res = cl.do("POST", "/api/v1/evaluations", map[string]any{"project_id": "p", "secret_ids": ids, "items": []any{map[string]any{"name": "i1"}}}, "Idempotency-Key", "ik-"+randHex(6))
 	var ev struct {
 		Items []struct {
 			Runtime struct {
