@@ -184,3 +184,20 @@ type IdempotencyStore interface {
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
+
+// NamedCiphertext is a secret's current ciphertext with the name stored
+// alongside it.
+type NamedCiphertext struct {
+	Name       string
+	Ciphertext string
+}
+
+// NamedCiphertextStore is optionally implemented by a SecretStore whose
+// stored versions carry the secret's name: provisioning then reads only the
+// selected secrets, not the list of all of them. Implemented by vaultx.
+type NamedCiphertextStore interface {
+	// NamedCiphertexts returns the current ciphertext and name of each id, in
+	// order, read concurrently; a name is "" when the stored version does not
+	// carry one. Errors: not_found if any id is absent, unavailable, internal.
+	NamedCiphertexts(ctx context.Context, userID string, secretIDs []string) ([]NamedCiphertext, error)
+}

@@ -28,8 +28,11 @@ type env struct {
 
 // resolve checks that every id is the caller's, reads the ciphertexts
 // concurrently and decrypts them in one transit batch call. Duplicate ids are
-// ignored; an empty selection yields an empty env. Errors: invalid (too many
-// ids), not_found (any id not the caller's), unavailable, internal.
+// ignored; an empty selection yields an empty env. Names come with the
+// ciphertexts when the store keeps them there (NamedCiphertextStore: the
+// reads under the caller's path are the ownership check), else from the
+// caller's secret list. Errors: invalid (too many ids), not_found (any id
+// not the caller's), unavailable, internal.
 func (s *Service) resolve(ctx context.Context, userID string, ids []string) (env, []string, error) {
 	ids = dedupe(ids)
 	if limit := s.val.Limits().MaxSecretIDs; len(ids) > limit {
@@ -39,20 +42,15 @@ func (s *Service) resolve(ctx context.Context, userID string, ids []string) (env
 	if len(ids) == 0 {
 		return e, ids, nil
 	}
-	list, err := s.ListSecrets(ctx, userID)
-	if err != nil {
-		return env{}, nil, err
-	}
-	byID := make(map[string]string, len(list))
-	for _, sec := range list {
-		byID[sec.ID] = sec.Name
-	}
 	for _, id := range ids {
-		if _, ok := byID[id]; !ok {
+		if !ValidID(id) {
 			return env{}, nil, errSecretNotFound()
 		}
 	}
-	cts, err := s.d.Secrets.Ciphertexts(ctx, userID, ids)
+	names, cts, err := s.namedCiphertexts(ctx, userID, ids)
+	if err == nil && names == nil {
+		names, cts, err = s.listedCiphertexts(ctx, userID, ids)
+	}
 	if IsCode(err, CodeNotFound) {
 		return env{}, nil, errSecretNotFound()
 	}
@@ -63,12 +61,63 @@ func (s *Service) resolve(ctx context.Context, userID string, ids []string) (env
 	if err != nil {
 		return env{}, nil, err
 	}
-	for i, id := range ids {
-		e.values[byID[id]] = string(plain[i])
-		e.names = append(e.names, byID[id])
+	for i := range ids {
+		e.values[names[i]] = string(plain[i])
+		e.names = append(e.names, names[i])
 	}
 	slices.Sort(e.names)
 	return e, ids, nil
+}
+
+// namedCiphertexts reads names and ciphertexts together when the store can;
+// nil names (and no error) when it cannot or a version lacks its name.
+func (s *Service) namedCiphertexts(ctx context.Context, userID string, ids []string) ([]string, []string, error) {
+	st, ok := s.d.Secrets.(NamedCiphertextStore)
+	if !ok {
+		return nil, nil, nil
+	}
+	got, err := st.NamedCiphertexts(ctx, userID, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(got) != len(ids) {
+		return nil, nil, Errorf(CodeInternal, "secret store answered %d secrets for %d ids", len(got), len(ids))
+	}
+	names, cts := make([]string, len(ids)), make([]string, len(ids))
+	for i, g := range got {
+		if g.Name == "" {
+			return nil, nil, nil
+		}
+		names[i], cts[i] = g.Name, g.Ciphertext
+	}
+	return names, cts, nil
+}
+
+// listedCiphertexts checks the ids against the caller's secret list (from
+// the list cache when warm), which also gives their names, then reads the
+// ciphertexts.
+func (s *Service) listedCiphertexts(ctx context.Context, userID string, ids []string) ([]string, []string, error) {
+	list, err := s.ListSecrets(ctx, userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	byID := make(map[string]string, len(list))
+	for _, sec := range list {
+		byID[sec.ID] = sec.Name
+	}
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		name, ok := byID[id]
+		if !ok {
+			return nil, nil, errSecretNotFound()
+		}
+		names[i] = name
+	}
+	cts, err := s.d.Secrets.Ciphertexts(ctx, userID, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	return names, cts, nil
 }
 
 func dedupe(ids []string) []string {

@@ -45,11 +45,12 @@ type lease struct {
 }
 
 var (
-	_ broker.SecretStore  = (*Client)(nil)
-	_ broker.Crypto       = (*Client)(nil)
-	_ broker.Bootstrapper = (*Client)(nil)
-	_ broker.APIKeyStore  = (*Client)(nil)
-	_ broker.Pinger       = (*Client)(nil)
+	_ broker.SecretStore          = (*Client)(nil)
+	_ broker.NamedCiphertextStore = (*Client)(nil)
+	_ broker.Crypto               = (*Client)(nil)
+	_ broker.Bootstrapper         = (*Client)(nil)
+	_ broker.APIKeyStore          = (*Client)(nil)
+	_ broker.Pinger               = (*Client)(nil)
 )
 
 // New validates cfg, logs in (token or AppRole) and starts the background

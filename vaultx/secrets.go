@@ -274,12 +274,29 @@ func (c *Client) CountSecrets(ctx context.Context, userID string) (int, error) {
 // 16 at a time), in order.
 // Errors: invalid, not_found (any id absent), unavailable, internal.
 func (c *Client) Ciphertexts(ctx context.Context, userID string, secretIDs []string) ([]string, error) {
+	named, err := c.NamedCiphertexts(ctx, userID, secretIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(named))
+	for i, n := range named {
+		out[i] = n.Ciphertext
+	}
+	return out, nil
+}
+
+// NamedCiphertexts reads the current version of each id concurrently (at
+// most 16 at a time), in order: its ciphertext and the name stored with it
+// ("" for a version written without one). A read under the user's path is
+// the ownership check: another user's id is absent there.
+// Errors: invalid, not_found (any id absent), unavailable, internal.
+func (c *Client) NamedCiphertexts(ctx context.Context, userID string, secretIDs []string) ([]broker.NamedCiphertext, error) {
 	for _, id := range secretIDs {
 		if err := checkSecretIDs(userID, id); err != nil {
 			return nil, err
 		}
 	}
-	out := make([]string, len(secretIDs))
+	out := make([]broker.NamedCiphertext, len(secretIDs))
 	err := parallel(ctx, len(secretIDs), func(ctx context.Context, i int) error {
 		d, _, err := kvReadInto[secretData](ctx, c, secretPath(userID, secretIDs[i]), 0)
 		if err != nil {
@@ -288,7 +305,7 @@ func (c *Client) Ciphertexts(ctx context.Context, userID string, secretIDs []str
 		if d.Ciphertext == "" {
 			return errSecretNotFound()
 		}
-		out[i] = d.Ciphertext
+		out[i] = broker.NamedCiphertext{Name: d.Name, Ciphertext: d.Ciphertext}
 		return nil
 	})
 	if err != nil {

@@ -53,7 +53,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.EvalConc, "eval-conc", 8, "cap on concurrent evaluations (each runs 16 token mints at once)")
 	fs.IntVar(&c.EvalSecrets, "eval-secrets", 5, "secrets an evaluation selects")
 	fs.DurationVar(&c.WrapTTL, "wrap-ttl", 5*time.Minute, "bootstrap token TTL (broker and floor)")
-	fs.IntVar(&c.Rounds, "rounds", 4, "rounds per phase, alternating broker and floor (evens out load from elsewhere on the host)")
+	fs.IntVar(&c.Rounds, "rounds", 6, "rounds per phase, alternating broker and floor (evens out load from elsewhere on the host)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the work directory with the servers' logs")
 	if err := fs.Parse(args); err != nil {
 		return c, err
