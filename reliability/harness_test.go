@@ -239,21 +239,49 @@ func (r *registry) list() []string {
 	return out
 }
 
-// leaks returns how many planted values occur in text, and one of them (truncated).
+// leaks returns how many planted values occur in text (verbatim or base64),
+// and one of them (truncated). It indexes every form of every value by its
+// first three bytes and checks only where such a prefix occurs, so it stays
+// linear in the size of text with thousands of planted values.
 func leaks(text []byte) (int, string) {
-	n, first := 0, ""
+	forms := map[string]string{}         // encoded form -> value
+	lengths := map[string]map[int]bool{} // 3-byte prefix -> lengths of forms
 	for _, v := range planted.list() {
-		for _, form := range encodings(v) {
-			if bytes.Contains(text, []byte(form)) {
-				if n == 0 {
-					first = fmt.Sprintf("%.10s...", v)
-				}
-				n++
-				break
+		for _, f := range encodings(v) {
+			if len(f) < 3 {
+				continue
 			}
+			forms[f] = v
+			if lengths[f[:3]] == nil {
+				lengths[f[:3]] = map[int]bool{}
+			}
+			lengths[f[:3]][len(f)] = true
 		}
 	}
-	return n, first
+	found := map[string]bool{}
+	first := ""
+	for prefix, ls := range lengths {
+		p := []byte(prefix)
+		for off := 0; ; {
+			i := bytes.Index(text[off:], p)
+			if i < 0 {
+				break
+			}
+			at := off + i
+			for l := range ls {
+				if at+l <= len(text) {
+					if v, ok := forms[string(text[at:at+l])]; ok && !found[v] {
+						found[v] = true
+						if first == "" {
+							first = fmt.Sprintf("%.10s...", v)
+						}
+					}
+				}
+			}
+			off = at + 1
+		}
+	}
+	return len(found), first
 }
 
 // checkLeaks scans every broker log, Vault's audit log and Redis for planted values.
