@@ -23,6 +23,8 @@ type stats struct {
 	P50, P95   time.Duration
 	P99, Max   time.Duration
 	Trips      float64 // Vault round trips per request
+	// CPU per request: brokerd's (broker side only) and Vault's.
+	BrokerdCPU, VaultCPU time.Duration
 
 	lat []time.Duration
 }

@@ -117,7 +117,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			workers := min(conc, spec.maxConc)
 			n := max(workers, min(cfg.Requests, cfg.Budget/max(1, spec.calls)))
 			workers = min(workers, n)
-			r, err := b.measure(ctx, spec, workers, n, bd)
+			r, err := b.measure(ctx, spec, workers, n, bd, v.pid())
 			if err != nil {
 				return err
 			}
@@ -154,7 +154,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // elsewhere on the host hits both alike). Broker round trips come from
 // /metrics scrapes around each broker round; its peak RSS is the VmHWM over
 // the rounds.
-func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *brokerdServer) (row, error) {
+func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *brokerdServer, vaultPID int) (row, error) {
 	r := row{Op: spec.name, Conc: conc, ByOp: map[string]float64{}}
 	bop := spec.broker(conc)
 	var fop opFunc
@@ -174,6 +174,8 @@ func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *broke
 	rounds := max(1, min(b.cfg.Rounds, n/conc))
 	var bTrips float64
 	var fTrips uint64
+	var bdCPU, bvCPU, fvCPU time.Duration
+	cpu := func(pid int) time.Duration { d, _ := cpuTime(pid); return d }
 	done := 0
 	for k := range rounds {
 		m := (n - done) / (rounds - k)
@@ -181,7 +183,10 @@ func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *broke
 		if err != nil {
 			return r, fmt.Errorf("scrape brokerd metrics: %w", err)
 		}
+		c0, v0 := cpu(bd.pid()), cpu(vaultPID)
 		r.Broker = r.Broker.merge(drive(ctx, conc, done, m, bop))
+		bdCPU += cpu(bd.pid()) - c0
+		bvCPU += cpu(vaultPID) - v0
 		after, byOp, err := b.bc.vaultCalls(ctx)
 		if err != nil {
 			return r, fmt.Errorf("scrape brokerd metrics: %w", err)
@@ -191,8 +196,9 @@ func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *broke
 			r.ByOp[op] += v - byOpBefore[op]
 		}
 		if fop != nil {
-			t0 := b.fl.v.trips.Load()
+			t0, v0 := b.fl.v.trips.Load(), cpu(vaultPID)
 			r.Floor = r.Floor.merge(drive(ctx, conc, done, m, fop))
+			fvCPU += cpu(vaultPID) - v0
 			fTrips += b.fl.v.trips.Load() - t0
 		}
 		done += m
@@ -204,6 +210,7 @@ func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *broke
 	r.RSS = rss
 	r.Broker = r.Broker.summarize()
 	r.Broker.Trips = bTrips / float64(n)
+	r.Broker.BrokerdCPU, r.Broker.VaultCPU = bdCPU/time.Duration(n), bvCPU/time.Duration(n)
 	for op, v := range r.ByOp {
 		if r.ByOp[op] = v / float64(n); v == 0 {
 			delete(r.ByOp, op)
@@ -212,6 +219,7 @@ func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *broke
 	if fop != nil {
 		r.Floor = r.Floor.summarize()
 		r.Floor.Trips = float64(fTrips) / float64(n)
+		r.Floor.VaultCPU = fvCPU / time.Duration(n)
 	}
 	return r, nil
 }
