@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/acme/secretsbroker/internal/repo"
 )
 
 // getVaultTimeout bounds scripts/get-vault.sh, which may wait for (or run) a Vault build.
@@ -28,7 +30,7 @@ func findVault(t tb) (string, error) {
 	if bin, err := exec.LookPath("vault"); err == nil {
 		return bin, nil
 	}
-	root, err := repoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return "", fmt.Errorf("no VAULT_BIN, no vault on PATH, and %w", err)
 	}
@@ -78,24 +80,6 @@ func findRedis() (string, error) {
 		return "", errors.New("no redis-server on PATH (Debian: apt-get install redis-server)")
 	}
 	return bin, nil
-}
-
-// repoRoot walks up from the working directory to the folder holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func lastLine(s string) string {

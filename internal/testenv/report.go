@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/acme/secretsbroker/internal/repo"
 )
 
 // report appends one line to the file named by BROKER_TESTENV_REPORT, if set, so that
@@ -18,7 +20,7 @@ func report(event, detail string) {
 	pkg := "."
 	if wd, err := os.Getwd(); err == nil {
 		pkg = wd
-		if root, err := repoRoot(); err == nil {
+		if root, err := repo.Root(); err == nil {
 			if rel, err := filepath.Rel(root, wd); err == nil {
 				pkg = rel
 			}
