@@ -247,7 +247,7 @@ func leaks(text []byte) (int, string) {
 	forms := map[string]string{}         // encoded form -> value
 	lengths := map[string]map[int]bool{} // 3-byte prefix -> lengths of forms
 	for _, v := range planted.list() {
-		for _, f := range encodings(v) {
+		for _, f := range testenv.Encodings(v) {
 			if len(f) < 3 {
 				continue
 			}
@@ -298,7 +298,7 @@ func (s *stack) checkLeaks() {
 	} else if n, v := leaks(audit); n > 0 {
 		t.Errorf("LEAK: Vault's audit log holds %d planted values (%s)", n, v)
 	}
-	dump, keys, err := dumpRedis(s.redis.Addr)
+	dump, keys, err := testenv.DumpRedis(s.redis.Addr)
 	if err != nil {
 		t.Logf("leak check: Redis not readable: %v", err)
 		return

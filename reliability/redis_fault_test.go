@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/acme/secretsbroker/internal/testenv"
 )
 
 // hammer sends n list requests as fast as it can and returns how many
@@ -55,7 +57,7 @@ func TestRedisKilled(t *testing.T) {
 	rw := watchReady(a)
 	ld.start()
 	time.Sleep(3 * time.Second)
-	if dump, n, err := dumpRedis(s.redis.Addr); err != nil {
+	if dump, n, err := testenv.DumpRedis(s.redis.Addr); err != nil {
 		t.Errorf("dump Redis before the fault: %v", err)
 	} else if l, v := leaks([]byte(dump)); l > 0 {
 		t.Errorf("LEAK: Redis (%d keys) holds %d planted values before the fault (%s)", n, l, v)

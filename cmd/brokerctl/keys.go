@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/vaultx"
 )

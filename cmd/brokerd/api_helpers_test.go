@@ -512,7 +512,7 @@ func findLeaks(text string, kinds ...string) []string {
 		if len(kinds) > 0 && !contains(kinds, kind) {
 			continue
 		}
-		for _, form := range encodings(v) {
+		for _, form := range testenv.Encodings(v) {
 			if strings.Contains(text, form) {
 				out = append(out, fmt.Sprintf("%s %.12s...", kind, v))
 				break
@@ -559,7 +559,7 @@ func (e *apiEnv) checkRedisLeaks(r *testenv.Redis) {
 }
 
 func (e *apiEnv) checkRedisLeaksLocked(r *testenv.Redis) {
-	dump, n, err := dumpRedis(r.Addr)
+	dump, n, err := testenv.DumpRedis(r.Addr)
 	if err != nil {
 		e.t.Errorf("leak check: dump redis: %v", err)
 		return

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acme/secretsbroker/internal/testenv"
 	"github.com/acme/secretsbroker/vaultx"
 )
 
@@ -465,7 +466,7 @@ func TestAPIStorageIsCiphertext(t *testing.T) {
 	}
 	all := kvTree(t, e.root, user)
 	for _, v := range []string{v1, v2} {
-		for _, f := range encodings(v) {
+		for _, f := range testenv.Encodings(v) {
 			if strings.Contains(all, f) {
 				t.Fatalf("plaintext found under users/%s/ in Vault", user)
 			}

@@ -119,7 +119,7 @@ func TestSecurityNoPlaintextAnywhere(t *testing.T) {
 			if s == "" {
 				t.Fatalf("empty %s planted", kind)
 			}
-			for _, form := range encodings(s) {
+			for _, form := range testenv.Encodings(s) {
 				if bytes.Contains(text, []byte(form)) {
 					t.Errorf("LEAK: %s holds a %s (%.10s...)", where, kind, s)
 					break
@@ -131,7 +131,7 @@ func TestSecurityNoPlaintextAnywhere(t *testing.T) {
 	find("the broker's log", logs, "secret value", values)
 	find("the broker's log", logs, "API key", keys)
 	find("the broker's log", logs, "bootstrap token", tokens)
-	dump, n, err := dumpRedis(r.Addr)
+	dump, n, err := testenv.DumpRedis(r.Addr)
 	if err != nil || n == 0 {
 		t.Fatalf("dump Redis: %d keys, %v", n, err)
 	}
