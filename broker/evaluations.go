@@ -26,7 +26,7 @@ func (s *Service) CreateEvaluation(ctx context.Context, userID string, in Evalua
 	ev := Evaluation{ID: NewID(), UserID: userID, ProjectID: in.ProjectID, SecretIDs: ids,
 		Items: make([]EvaluationItem, len(in.Items)), CreatedAt: s.cfg.Now().UTC()}
 	sbs := make([]Sandbox, 2*len(in.Items))
-	err = forEach(ctx, len(sbs), s.cfg.Concurrency, func(ctx context.Context, i int) error {
+	err = ForEach(ctx, len(sbs), s.cfg.Concurrency, func(ctx context.Context, i int) error {
 		var err error
 		sbs[i], err = s.mint(ctx, ev.ID, e)
 		return err

@@ -178,7 +178,7 @@ func (s *Service) reserveName(ctx context.Context, userID, name, secretID string
 // two Vault calls made concurrently.
 func (s *Service) seal(ctx context.Context, userID, value string) (SecretWrite, error) {
 	w := SecretWrite{UserID: userID, MaskedValue: Mask(value)}
-	err := forEach(ctx, 2, 2, func(ctx context.Context, i int) error {
+	err := ForEach(ctx, 2, 2, func(ctx context.Context, i int) error {
 		var err error
 		if i == 0 {
 			w.Ciphertext, err = s.d.Crypto.Encrypt(ctx, userID, []byte(value))
@@ -213,7 +213,7 @@ func (s *Service) UpdateSecret(ctx context.Context, userID, id, value string) (S
 		cur Secret
 		w   SecretWrite
 	)
-	err := forEach(ctx, 2, 2, func(ctx context.Context, i int) error {
+	err := ForEach(ctx, 2, 2, func(ctx context.Context, i int) error {
 		var err error
 		if i == 0 {
 			cur, err = s.GetSecret(ctx, userID, id)

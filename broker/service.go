@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
@@ -83,44 +82,6 @@ func (s *Service) Validator() *Validator { return s.val }
 
 // WrapTTL returns the bootstrap token lifetime in force.
 func (s *Service) WrapTTL() time.Duration { return s.cfg.WrapTTL }
-
-// forEach runs fn(i) for i in [0,n) with at most limit at once and returns
-// the first error; it stops starting new calls once one failed.
-func forEach(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
-	if n == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		firstErr error
-		sem      = make(chan struct{}, max(1, limit))
-	)
-	for i := range n {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := fn(ctx, i); err != nil {
-				once.Do(func() { firstErr = err; cancel() })
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	return firstErr
-}
 
 // cleanupContext is for undo steps that must run even when the request's
 // context was cancelled; it keeps the request's audit values.

@@ -2,7 +2,8 @@ package vaultx
 
 import (
 	"context"
-	"sync"
+
+	"github.com/acme/secretsbroker/broker"
 )
 
 // maxParallel bounds the concurrent Vault calls of one operation.
@@ -14,46 +15,5 @@ func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) er
 	if n == 1 {
 		return fn(ctx, 0)
 	}
-	return forEachBounded(ctx, n, maxParallel, fn)
-}
-
-// forEachBounded runs fn(ctx, i) for i in [0, n) on at most workers
-// goroutines. The first error cancels the rest and is returned.
-func forEachBounded(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
-	if n == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		firstErr error
-		next     = make(chan int)
-	)
-	for range min(n, max(workers, 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := fn(ctx, i); err != nil {
-					once.Do(func() { firstErr = err; cancel() })
-				}
-			}
-		}()
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	return firstErr
+	return broker.ForEach(ctx, n, maxParallel, fn)
 }

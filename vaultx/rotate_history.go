@@ -70,7 +70,7 @@ func (c *Client) ScanKeyVersions(ctx context.Context, opts ScanOptions) (KeyVers
 		mu   sync.Mutex
 		refs []ref
 	)
-	err = forEachBounded(ctx, len(users), workers, func(ctx context.Context, i int) error {
+	err = broker.ForEach(ctx, len(users), workers, func(ctx context.Context, i int) error {
 		ids, err := c.secretIDs(asUser(ctx, users[i]), users[i])
 		mu.Lock()
 		for _, id := range ids {
@@ -83,7 +83,7 @@ func (c *Client) ScanKeyVersions(ctx context.Context, opts ScanOptions) (KeyVers
 		return s, mapErr(err, "list secrets", nil)
 	}
 	done := 0
-	err = forEachBounded(ctx, len(refs), workers, func(ctx context.Context, i int) error {
+	err = broker.ForEach(ctx, len(refs), workers, func(ctx context.Context, i int) error {
 		sec, err := c.scanSecret(asUser(ctx, refs[i].user), refs[i].user, refs[i].id)
 		if err != nil {
 			return err

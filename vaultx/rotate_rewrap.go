@@ -164,7 +164,7 @@ func (c *Client) RewrapAll(ctx context.Context, opts RewrapOptions) (RewrapRepor
 		}
 	}
 	ids := make([][]string, len(todo))
-	err = forEachBounded(ctx, len(todo), o.Concurrency, func(ctx context.Context, i int) error {
+	err = broker.ForEach(ctx, len(todo), o.Concurrency, func(ctx context.Context, i int) error {
 		var err error
 		ids[i], err = c.secretIDs(asUser(ctx, todo[i]), todo[i])
 		return err
@@ -272,7 +272,7 @@ func (r *rewrapRun) batch(parent context.Context, user string, ids []string) err
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), r.batchTimeout())
 	defer cancel()
 	pending := make([]*current, len(ids))
-	err := forEachBounded(ctx, len(ids), r.o.Concurrency, func(ctx context.Context, i int) error {
+	err := broker.ForEach(ctx, len(ids), r.o.Concurrency, func(ctx context.Context, i int) error {
 		cur, st, err := r.readCurrent(ctx, user, ids[i])
 		if err == nil {
 			r.tally(st, false)
@@ -368,7 +368,7 @@ func (r *rewrapRun) rewrapAndWrite(ctx context.Context, user string, batch []*cu
 		r.o.beforeWrite(user, ids)
 	}
 	retry := make([]*current, len(batch))
-	err = forEachBounded(ctx, len(batch), r.o.Concurrency, func(ctx context.Context, i int) error {
+	err = broker.ForEach(ctx, len(batch), r.o.Concurrency, func(ctx context.Context, i int) error {
 		if fresh[i] == "" {
 			r.tally(malformed, false)
 			r.c.log.Warn().Str("user_id", user).Str("secret_id", batch[i].id).Msg("rewrap: transit refused the ciphertext; skipped")
