@@ -4,6 +4,7 @@ package reliability
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -77,6 +78,7 @@ func vaultFault(t *testing.T, name string, inject, remove func(*stack)) {
 		t.Logf("during the fault: %s at +%s took %s: %d %s", x.Op, x.Start.Sub(faultStart).Round(time.Millisecond), x.latency().Round(time.Millisecond), x.A.Status, x.A.Type)
 		if x.A.Err != nil || x.A.Status != 503 || x.A.Type != "unavailable" {
 			t.Errorf("during the fault %s answered %s, want the 503 unavailable envelope", x.Op, x.A)
+			logFailedRequests(t, s)
 		}
 	}
 	for _, x := range failures(all) {
@@ -109,5 +111,18 @@ func checkLatency(t *testing.T, rs []result) {
 	}
 	if slow > 5 {
 		t.Errorf("%d answers slower than %s in all", slow, reqTimeout+latencyMargin)
+	}
+}
+
+// logFailedRequests shows the broker's "request failed" lines (causes only:
+// they never hold a value), to tell why an answer was not the 503 envelope.
+func logFailedRequests(t *testing.T, s *stack) {
+	t.Helper()
+	for _, b := range s.brokers {
+		for _, line := range strings.Split(b.logs(), "\n") {
+			if strings.Contains(line, `"request failed"`) {
+				t.Log(line)
+			}
+		}
 	}
 }

@@ -73,7 +73,9 @@ func mapErr(err error, what string, notFound *broker.Error) error {
 		return broker.Wrap(broker.CodeUnavailable, err, what+": vault rate limit reached")
 	case st == http.StatusServiceUnavailable:
 		return broker.Wrap(broker.CodeUnavailable, err, what+": vault unavailable (sealed or in maintenance)")
-	case st == http.StatusBadGateway || st == http.StatusGatewayTimeout:
+	case st >= 500:
+		// 502/504, and a 500 from a Vault that is shutting down or losing
+		// its storage (raft): the dependency failed, not the broker.
 		return broker.Wrap(broker.CodeUnavailable, err, what+": vault unavailable")
 	case st != 0:
 		return broker.Wrap(broker.CodeInternal, err, what+": vault error")
