@@ -10,35 +10,19 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/acme/secretsbroker/auditlog"
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/internal/testenv"
 )
-
-// auditSandboxInitBin builds the real sandbox-init once per test binary.
-var auditSandboxInitBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "audit-sandbox-init")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "sandbox-init")
-	if out, err := exec.Command("go", "build", "-o", bin, "../sandbox-init").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build sandbox-init: %v\n%s", err, out)
-	}
-	return bin, nil
-})
 
 // runSandboxInit runs the real sandbox-init (write mode) for sandboxID with
 // token, appends its stderr to logw and returns its exit code.
 func runSandboxInit(t *testing.T, vaultAddr, sandboxID, token, accessor string, logw *bytes.Buffer) int {
 	t.Helper()
-	bin, err := auditSandboxInitBin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.Command(t, "sandbox-init")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "write", "--out", filepath.Join(t.TempDir(), "env"))
@@ -46,7 +30,7 @@ func runSandboxInit(t *testing.T, vaultAddr, sandboxID, token, accessor string, 
 		"BROKER_BOOTSTRAP_TOKEN=" + token, "BROKER_BOOTSTRAP_ACCESSOR=" + accessor, "BROKER_INIT_DEADLINE=5s"}
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
-	err = cmd.Run()
+	err := cmd.Run()
 	logw.Write(errb.Bytes())
 	var ee *exec.ExitError
 	switch {

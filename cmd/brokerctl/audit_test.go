@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/acme/secretsbroker/auditlog"
+	"github.com/acme/secretsbroker/internal/testenv"
 )
 
 // recordedLog is a real Vault audit log of the audit scenario (see
@@ -215,26 +215,8 @@ func TestAuditAlerts(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitFor polls buf until it contains want (or fails after 10s).
-func waitFor(t *testing.T, buf *syncBuffer, want string, n int) {
+func waitFor(t *testing.T, buf *testenv.SyncBuffer, want string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for strings.Count(buf.String(), want) < n {
@@ -258,7 +240,7 @@ func TestAuditFollow(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb syncBuffer
+	var out, errb testenv.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--json", "audit", p, "--follow", "--poll", "20ms", "--request-id", "req-list"}, func(string) string { return "" }, strings.NewReader(""), &out, &errb)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 
 	"github.com/acme/secretsbroker/broker"
@@ -37,14 +38,7 @@ func (c *presetsListCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	if a.cli.JSON {
-		return a.printJSON(body)
-	}
-	var l presetList
-	if err := decode(body, &l); err != nil {
-		return err
-	}
-	return renderPresets(a.stdout, l.Presets)
+	return show(a, body, func(w io.Writer, l presetList) error { return renderPresets(w, l.Presets) })
 }
 
 func (c *presetsSetCmd) Run(a *app) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -86,14 +87,7 @@ func (c *secretsListCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	if a.cli.JSON {
-		return a.printJSON(body)
-	}
-	var l secretList
-	if err := decode(body, &l); err != nil {
-		return err
-	}
-	return renderSecrets(a.stdout, l.Secrets)
+	return show(a, body, func(w io.Writer, l secretList) error { return renderSecrets(w, l.Secrets) })
 }
 
 func (c *secretsGetCmd) Run(a *app) error {
@@ -187,14 +181,7 @@ func (c *secretsVersionsCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	if a.cli.JSON {
-		return a.printJSON(body)
-	}
-	var l versionList
-	if err := decode(body, &l); err != nil {
-		return err
-	}
-	return renderVersions(a.stdout, l.Versions)
+	return show(a, body, func(w io.Writer, l versionList) error { return renderVersions(w, l.Versions) })
 }
 
 func (c *secretsRollbackCmd) Run(a *app) error {
@@ -254,14 +241,20 @@ func resolveSecret(ctx context.Context, api *apiClient, ref string) (string, err
 
 // printSecret prints one Secret answer: the API's JSON or a one-row table.
 func (a *app) printSecret(body []byte) error {
+	return show(a, body, func(w io.Writer, s broker.Secret) error { return renderSecrets(w, []broker.Secret{s}) })
+}
+
+// show prints an API answer: its JSON as is with --json, else decoded into T
+// and rendered as a table.
+func show[T any](a *app, body []byte, render func(io.Writer, T) error) error {
 	if a.cli.JSON {
 		return a.printJSON(body)
 	}
-	var s broker.Secret
-	if err := decode(body, &s); err != nil {
+	var v T
+	if err := decode(body, &v); err != nil {
 		return err
 	}
-	return renderSecrets(a.stdout, []broker.Secret{s})
+	return render(a.stdout, v)
 }
 
 // printJSON writes the API's JSON as received, newline-terminated.

@@ -45,7 +45,7 @@ type apiClient struct {
 	bearer bool // send the key as Authorization: Bearer instead of X-API-Key
 	cors   bool // the broker has CORS configured
 	hc     *http.Client
-	bodies *syncBuffer // every answer body, for the leak check
+	bodies *testenv.SyncBuffer // every answer body, for the leak check
 }
 
 // withKey returns a copy of c authenticating with key (same body collector).
@@ -245,7 +245,7 @@ func (e *apiEnv) user(prefix string) (string, string) {
 
 // client returns a validated client for broker b with key.
 func (e *apiEnv) client(b *brokerProc, key string) *apiClient {
-	c := &apiClient{t: e.t, base: b.URL, key: key, hc: &http.Client{Timeout: 60 * time.Second}, bodies: &syncBuffer{}}
+	c := &apiClient{t: e.t, base: b.URL, key: key, hc: &http.Client{Timeout: 60 * time.Second}, bodies: &testenv.SyncBuffer{}}
 	e.mu.Lock()
 	e.clients = append(e.clients, c)
 	e.mu.Unlock()

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,20 +18,6 @@ import (
 
 	"github.com/acme/secretsbroker/internal/testenv"
 )
-
-// sandboxInitBin builds the real sandbox-init once per test binary.
-var sandboxInitBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sandbox-init-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "sandbox-init")
-	cmd := exec.Command("go", "build", "-o", bin, "../sandbox-init")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build sandbox-init: %v\n%s", err, out)
-	}
-	return bin, nil
-})
 
 type bootstrap struct {
 	SandboxID    string    `json:"sandbox_id"`
@@ -64,10 +49,7 @@ type initResult struct {
 // sandboxInit runs the real sandbox-init binary for a bootstrap.
 func sandboxInit(t *testing.T, b *bootstrap, extraEnv []string, args ...string) initResult {
 	t.Helper()
-	bin, err := sandboxInitBin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.Command(t, "sandbox-init")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -76,7 +58,7 @@ func sandboxInit(t *testing.T, b *bootstrap, extraEnv []string, args ...string) 
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
-	err = cmd.Run()
+	err := cmd.Run()
 	r := initResult{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(start)}
 	var ee *exec.ExitError
 	switch {

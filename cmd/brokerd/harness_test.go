@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,24 +20,6 @@ import (
 	"github.com/acme/secretsbroker/internal/testenv"
 	"github.com/acme/secretsbroker/vaultx"
 )
-
-// syncBuffer is a goroutine-safe log sink the tests read back.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // configured is a Vault set up by `brokerd setup`, with AppRole files.
 type configured struct {
@@ -69,7 +50,7 @@ func mapEnv(m map[string]string) func(string) string {
 // brokerProc is a brokerd `serve` running in-process on a free port.
 type brokerProc struct {
 	URL    string
-	Logs   *syncBuffer
+	Logs   *testenv.SyncBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -89,7 +70,7 @@ func startBroker(t *testing.T, c configured, extra map[string]string) *brokerPro
 		env[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &brokerProc{Logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	p := &brokerProc{Logs: &testenv.SyncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() { p.done <- run(ctx, []string{"serve"}, mapEnv(env), io.Discard, p.Logs) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for p.URL == "" {
@@ -161,11 +142,11 @@ type client struct {
 	key  string
 	hc   *http.Client
 	// bodies collects every response body, for the leak check.
-	bodies *syncBuffer
+	bodies *testenv.SyncBuffer
 }
 
 func newClient(t *testing.T, base, key string) *client {
-	return &client{t: t, base: base, key: key, hc: &http.Client{Timeout: 60 * time.Second}, bodies: &syncBuffer{}}
+	return &client{t: t, base: base, key: key, hc: &http.Client{Timeout: 60 * time.Second}, bodies: &testenv.SyncBuffer{}}
 }
 
 type response struct {

@@ -103,7 +103,7 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 	dkey := newAPIKey(t, v, "hdrs-down")
 	planted.add("api key", dkey)
 	v.Stop(t)
-	dc := &apiClient{t: t, base: down.URL, key: dkey, hc: &http.Client{Timeout: 60 * time.Second}, bodies: &syncBuffer{}}
+	dc := &apiClient{t: t, base: down.URL, key: dkey, hc: &http.Client{Timeout: 60 * time.Second}, bodies: &testenv.SyncBuffer{}}
 	for _, p := range []string{"/readyz", "/api/v1/user/secrets"} {
 		res, _ := dc.try("GET", p, nil)
 		seen[res.Status] = true

@@ -25,7 +25,7 @@ func TestSecurityNoPlaintextAnywhere(t *testing.T) {
 	dir := t.TempDir()
 	c := configured{vault: v, roleIDFile: filepath.Join(dir, "role_id"), secretIDFile: filepath.Join(dir, "secret_id")}
 	audit := filepath.Join(dir, "audit.log")
-	var out, errb syncBuffer
+	var out, errb testenv.SyncBuffer
 	err := run(context.Background(), []string{"setup", "--role-id-file", c.roleIDFile, "--secret-id-file", c.secretIDFile, "--audit-file", audit},
 		mapEnv(map[string]string{"VAULT_ADDR": v.Addr, "VAULT_TOKEN": v.Token}), &out, &errb)
 	if err != nil {

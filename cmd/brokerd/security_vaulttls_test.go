@@ -96,7 +96,7 @@ func (ca *testCA) issueServer(t *testing.T, dir string) (string, string) {
 func serveOutcome(t *testing.T, env map[string]string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, mapEnv(env), logs, logs) }()
 	t.Cleanup(func() {
@@ -142,7 +142,7 @@ func TestSecurityVaultTLS(t *testing.T) {
 			"BROKER_VAULT_ROLE_ID_FILE": role, "BROKER_VAULT_SECRET_ID_FILE": secret}
 	}
 	for name, cacert := range map[string]string{"wrong CA": wrongCA, "system roots": ""} {
-		var out, errb syncBuffer
+		var out, errb testenv.SyncBuffer
 		err := run(context.Background(), []string{"setup"}, mapEnv(setupEnv(cacert)), &out, &errb)
 		if err == nil {
 			t.Errorf("setup over TLS with %s succeeded, want a certificate failure", name)
@@ -151,7 +151,7 @@ func TestSecurityVaultTLS(t *testing.T) {
 			t.Errorf("setup with %s wrote a role_id", name)
 		}
 	}
-	var out, errb syncBuffer
+	var out, errb testenv.SyncBuffer
 	if err := run(context.Background(), []string{"setup"}, mapEnv(setupEnv(caFile)), &out, &errb); err != nil {
 		t.Fatalf("setup over TLS with the right CA: %v\n%s", err, errb.String())
 	}

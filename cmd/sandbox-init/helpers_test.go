@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,9 +22,6 @@ var env testenv.Shared
 func TestMain(m *testing.M) {
 	code := m.Run()
 	env.Close()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
 	os.Exit(code)
 }
 
@@ -39,30 +34,10 @@ var trickyEnv = map[string]string{
 	"TRAILING_NL":    "ends-with-newlines-secret\n\n",
 }
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binPath string
-	binErr  error
-)
-
 // binary builds the real sandbox-init once per test run.
 func binary(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "sandbox-init-bin-"); binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "sandbox-init")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = errors.New("go build: " + err.Error() + ": " + string(out))
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
+	return testenv.Command(t, "sandbox-init")
 }
 
 // vaultFixture is a Vault with the broker's KV v2 mount, acting as the broker.

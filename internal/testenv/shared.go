@@ -60,7 +60,8 @@ func (s *Shared) Redis(t testing.TB) *Redis {
 	return s.redis
 }
 
-// Close stops the servers and removes their temp dirs.
+// Close stops the servers, removes their temp dirs and the binaries built
+// by Command.
 func (s *Shared) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,6 +69,7 @@ func (s *Shared) Close() {
 		s.cleanups[i]()
 	}
 	s.cleanups, s.vault, s.redis = nil, nil, nil
+	RemoveBuilds()
 }
 
 func (s *Shared) replay(t testing.TB, o *outcome) {
