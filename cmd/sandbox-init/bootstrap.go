@@ -56,25 +56,14 @@ func lookupAndUnwrap(ctx context.Context, cfg config) (bootResult, error) {
 	if err != nil {
 		return res, fail(exitUsage, err, "invalid Vault client configuration")
 	}
-	var info *api.Secret
-	for {
-		res.vaultCalls++
-		info, err = lc.Logical().WriteWithContext(ctx, "sys/wrapping/lookup", map[string]any{"token": cfg.token})
-		kind := classify(err, false)
-		if kind == callOK && info == nil {
-			kind = callRejected // Vault found no such token
-		}
-		if kind == callOK {
-			break
-		}
-		if kind == callRejected {
-			return res, fail(exitTokenDead, nil, "bootstrap token is expired, unknown or already used (lookup refused); %s", replayWarning)
-		}
-		if !sleepCtx(ctx, backoff(res.vaultCalls)) {
-			return res, fail(exitUnreachable, errors.New(describe(err)),
-				"vault unreachable: gave up after %d lookup attempts in %s (deadline %s)",
-				res.vaultCalls, time.Since(start).Round(time.Millisecond), cfg.deadline)
-		}
+	info, kind, err := lookup(ctx, lc, cfg.token, &res.vaultCalls)
+	switch kind {
+	case callRejected:
+		return res, fail(exitTokenDead, nil, "bootstrap token is expired, unknown or already used (lookup refused); %s", replayWarning)
+	case callRetry:
+		return res, fail(exitUnreachable, errors.New(describe(err)),
+			"vault unreachable: gave up after %d lookup attempts in %s (deadline %s)",
+			res.vaultCalls, time.Since(start).Round(time.Millisecond), cfg.deadline)
 	}
 	res.creationTime, _ = info.Data["creation_time"].(string)
 	path, _ := info.Data["creation_path"].(string)
@@ -109,13 +98,47 @@ func lookupAndUnwrap(ctx context.Context, cfg config) (bootResult, error) {
 			return res, fail(exitTokenDead, nil,
 				"bootstrap token was valid at lookup but is already used or revoked at unwrap (race or replay); %s", replayWarning)
 		case callUnknown:
-			return res, fail(exitUnreachable, errors.New(describe(err)),
-				"vault did not confirm the unwrap; the token may be spent")
+			// Vault may or may not have spent the token (it answers 500 to
+			// some of several concurrent unwraps). Ask it: a token that is
+			// gone while this process holds no data was spent elsewhere,
+			// which is the interception alarm, not an outage.
+			_, kind, lerr := lookup(ctx, lc, cfg.token, &res.vaultCalls)
+			switch kind {
+			case callRejected:
+				return res, fail(exitTokenDead, nil,
+					"bootstrap token was valid at lookup but is gone after an unconfirmed unwrap (race or replay); %s", replayWarning)
+			case callRetry:
+				return res, fail(exitUnreachable, errors.New(describe(err)),
+					"vault did not confirm the unwrap and could not be asked whether the token is spent (%s)", describe(lerr))
+			}
+			// Still there: the unwrap never took effect, so it is safe to retry.
 		}
 		if !sleepCtx(ctx, backoff(n)) {
 			return res, fail(exitUnreachable, errors.New(describe(err)),
 				"vault unreachable: gave up unwrapping after %s (deadline %s)",
 				time.Since(start).Round(time.Millisecond), cfg.deadline)
+		}
+	}
+}
+
+// lookup asks Vault about token (unauthenticated; it does not consume the
+// token), retrying what Vault did not process until ctx ends. It answers
+// callOK with the token's info, callRejected when Vault knows no such live
+// token, or callRetry with the last error when Vault stayed unreachable.
+// calls counts every attempt.
+func lookup(ctx context.Context, c *api.Client, token string, calls *int) (*api.Secret, callKind, error) {
+	for n := 1; ; n++ {
+		*calls++
+		info, err := c.Logical().WriteWithContext(ctx, "sys/wrapping/lookup", map[string]any{"token": token})
+		kind := classify(err, false)
+		if kind == callOK && info == nil {
+			kind = callRejected // Vault found no such token
+		}
+		if kind == callOK || kind == callRejected {
+			return info, kind, nil
+		}
+		if !sleepCtx(ctx, backoff(n)) {
+			return nil, callRetry, err
 		}
 	}
 }
