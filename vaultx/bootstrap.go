@@ -8,9 +8,6 @@ import (
 	"github.com/acme/secretsbroker/broker"
 )
 
-// MaxWrapTTL caps the TTL of a bootstrap token.
-const MaxWrapTTL = 24 * time.Hour
-
 func sandboxPath(sandboxID string) string { return "sandboxes/" + sandboxID }
 
 // CreationPath is the creation path a bootstrap token for sandboxID carries:
@@ -32,8 +29,8 @@ func (c *Client) Wrap(ctx context.Context, sandboxID string, env map[string]stri
 	if err := pathSegment("sandbox_id", sandboxID); err != nil {
 		return broker.Wrapped{}, err
 	}
-	if ttl < time.Second || ttl > MaxWrapTTL {
-		return broker.Wrapped{}, broker.Invalid(broker.FieldError{Field: "ttl", Message: "must be between 1s and 24h"})
+	if err := broker.CheckWrapTTL(ttl); err != nil {
+		return broker.Wrapped{}, err
 	}
 	if env == nil {
 		env = map[string]string{}

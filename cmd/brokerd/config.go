@@ -87,8 +87,10 @@ func (c *serveConfig) validate() error {
 	switch {
 	case c.Vault.Token == "" && (c.Vault.RoleIDFile == "" || c.Vault.SecretIDFile == ""):
 		return usagef("no Vault credentials: set VAULT_TOKEN, or BROKER_VAULT_ROLE_ID_FILE and BROKER_VAULT_SECRET_ID_FILE")
-	case c.WrapTTL <= 0 || c.MaxWrapTTL <= 0:
-		return usagef("BROKER_WRAP_TTL and BROKER_MAX_WRAP_TTL must be positive")
+	case broker.CheckWrapTTL(c.WrapTTL) != nil:
+		return usagef("BROKER_WRAP_TTL (%s) must be %s", c.WrapTTL, broker.WrapTTLRange())
+	case broker.CheckWrapTTL(c.MaxWrapTTL) != nil:
+		return usagef("BROKER_MAX_WRAP_TTL (%s) must be %s", c.MaxWrapTTL, broker.WrapTTLRange())
 	case c.WrapTTL > c.MaxWrapTTL:
 		return usagef("BROKER_WRAP_TTL (%s) exceeds BROKER_MAX_WRAP_TTL (%s)", c.WrapTTL, c.MaxWrapTTL)
 	case c.RatePerMinute <= 0 || c.RateBurst <= 0 || c.AuthFailPerMin <= 0:

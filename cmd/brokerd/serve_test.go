@@ -28,13 +28,16 @@ func TestServeRejectsBadSettings(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"malformed VAULT_ADDR":   {map[string]string{"VAULT_ADDR": "ht!tp://bad addr", "VAULT_TOKEN": "t"}, "vault address"},
-		"VAULT_ADDR no scheme":   {map[string]string{"VAULT_ADDR": "127.0.0.1:8200", "VAULT_TOKEN": "t"}, "vault address"},
-		"unreadable role-id":     {map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "BROKER_VAULT_ROLE_ID_FILE": missing, "BROKER_VAULT_SECRET_ID_FILE": secret}, "absent"},
-		"no credentials":         {map[string]string{"VAULT_ADDR": "http://127.0.0.1:1"}, "credentials"},
-		"bad duration":           {map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t", "BROKER_WRAP_TTL": "soon"}, "BROKER_WRAP_TTL"},
-		"wrap ttl above the cap": {map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t", "BROKER_WRAP_TTL": "2h"}, "exceeds"},
-		"bad log level":          {map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t", "BROKER_LOG_LEVEL": "loud"}, "BROKER_LOG_LEVEL"},
+		"malformed VAULT_ADDR":        {map[string]string{"VAULT_ADDR": "ht!tp://bad addr", "VAULT_TOKEN": "t"}, "vault address"},
+		"VAULT_ADDR no scheme":        {map[string]string{"VAULT_ADDR": "127.0.0.1:8200", "VAULT_TOKEN": "t"}, "vault address"},
+		"unreadable role-id":          {map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "BROKER_VAULT_ROLE_ID_FILE": missing, "BROKER_VAULT_SECRET_ID_FILE": secret}, "absent"},
+		"no credentials":              {map[string]string{"VAULT_ADDR": "http://127.0.0.1:1"}, "credentials"},
+		"bad duration":                {map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t", "BROKER_WRAP_TTL": "soon"}, "BROKER_WRAP_TTL"},
+		"wrap ttl above the cap":      {map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t", "BROKER_WRAP_TTL": "2h"}, "exceeds"},
+		"wrap ttl beyond Vault's 24h": {map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t", "BROKER_WRAP_TTL": "25h", "BROKER_MAX_WRAP_TTL": "48h"}, "BROKER_WRAP_TTL (25h0m0s) must be between 1s and 24h"},
+		"max wrap ttl beyond 24h":     {map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t", "BROKER_MAX_WRAP_TTL": "48h"}, "BROKER_MAX_WRAP_TTL (48h0m0s) must be between 1s and 24h"},
+		"wrap ttl below 1s":           {map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t", "BROKER_WRAP_TTL": "500ms"}, "BROKER_WRAP_TTL"},
+		"bad log level":               {map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t", "BROKER_LOG_LEVEL": "loud"}, "BROKER_LOG_LEVEL"},
 	}
 	if os.Geteuid() != 0 { // root reads any file
 		cases["unreadable role-id (mode 000)"] = struct {
