@@ -206,6 +206,7 @@ func nopLogger() zerolog.Logger { return zerolog.Nop() }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	code = checkOpenAPICoverage(code, os.Stderr)
 	shared.Close()
 	os.Exit(code)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"sort"
@@ -75,7 +76,7 @@ func recordSeen(op string, status int) {
 func validateAnswer(req *http.Request, r response) error { return checkSpec(req, r, true) }
 
 // checkSpec is validateAnswer; record says whether to count the answer for
-// TestOpenAPIZCoverage.
+// the coverage check TestMain runs (checkOpenAPICoverage).
 func checkSpec(req *http.Request, r response, record bool) error {
 	doc, router, err := loadSpec()
 	if err != nil {
@@ -325,17 +326,16 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 }
 
-// TestOpenAPIZCoverage runs after the API tests (it sorts last among them)
-// when the whole package runs: every operation of the document was exercised
-// with a real answer that validated, with its success status, and every
-// documented error status was seen and validated at least once.
-func TestOpenAPIZCoverage(t *testing.T) {
-	if f := flag.Lookup("test.run"); f != nil && f.Value.String() != "" {
-		t.Skip("coverage needs the whole package (-run is set)")
-	}
+// openAPICoverage is checked by TestMain after every test of the package ran
+// (in any order, -shuffle included), when none was filtered out: every
+// operation of the document was exercised with a real answer that
+// validated, with its success status, and every documented error status was
+// seen and validated at least once. It returns the problems found and a
+// summary of what was validated.
+func openAPICoverage() (problems []string, summary string, err error) {
 	doc, _, err := loadSpec()
 	if err != nil {
-		t.Fatal(err)
+		return nil, "", err
 	}
 	spec.mu.Lock()
 	defer spec.mu.Unlock()
@@ -350,20 +350,20 @@ func TestOpenAPIZCoverage(t *testing.T) {
 			key := method + " " + path
 			seen := spec.seen[key]
 			if len(seen) == 0 {
-				t.Errorf("%s: no answer was validated", key)
+				problems = append(problems, key+": no answer was validated")
 				continue
 			}
 			for code := range op.Responses.Map() {
 				n, _ := strconv.Atoi(code)
 				if n >= 200 && n < 300 && seen[n] == 0 {
-					t.Errorf("%s: success status %d never seen (seen %v)", key, n, seen)
+					problems = append(problems, fmt.Sprintf("%s: success status %d never seen (seen %v)", key, n, seen))
 				}
 			}
 		}
 	}
 	for _, s := range []int{401, 404, 409, 413, 422, 429, 500, 503} {
 		if !statuses[s] {
-			t.Errorf("error status %d never validated", s)
+			problems = append(problems, fmt.Sprintf("error status %d never validated", s))
 		}
 	}
 	var lines []string
@@ -371,5 +371,39 @@ func TestOpenAPIZCoverage(t *testing.T) {
 		lines = append(lines, fmt.Sprintf("%s %v", k, m))
 	}
 	sort.Strings(lines)
-	t.Logf("validated answers:\n%s", strings.Join(lines, "\n"))
+	sort.Strings(problems)
+	return problems, strings.Join(lines, "\n"), nil
+}
+
+// checkOpenAPICoverage runs openAPICoverage when the whole package ran and
+// passed, and reports the exit code: 1 when the document is not covered.
+func checkOpenAPICoverage(code int, w io.Writer) int {
+	for _, name := range []string{"test.run", "test.skip"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+			return code // coverage needs the whole package
+		}
+	}
+	if code != 0 {
+		return code
+	}
+	spec.mu.Lock()
+	none := len(spec.seen) == 0
+	spec.mu.Unlock()
+	if none {
+		fmt.Fprintln(w, "openapi coverage: not checked, no API answer was validated (integration tests skipped)")
+		return code
+	}
+	problems, summary, err := openAPICoverage()
+	if err != nil {
+		fmt.Fprintln(w, "openapi coverage:", err)
+		return 1
+	}
+	if testing.Verbose() {
+		fmt.Fprintf(w, "openapi coverage, validated answers:\n%s\n", summary)
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(w, "FAIL: openapi coverage:\n  %s\n", strings.Join(problems, "\n  "))
+		return 1
+	}
+	return code
 }
