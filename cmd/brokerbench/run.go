@@ -102,7 +102,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer rc.Close()
-	b := &bench{cfg: cfg, w: w, bc: newBrokerClient(bd.url), fl: &floor{v: newVaultClient(v.addr, floorToken), wrapTTL: cfg.WrapTTL}, cache: rc.ListCache()}
+	bc, err := newBrokerClient(bd.url)
+	if err != nil {
+		return err
+	}
+	b := &bench{cfg: cfg, w: w, bc: bc, fl: &floor{v: newVaultClient(v.addr, floorToken), wrapTTL: cfg.WrapTTL}, cache: rc.ListCache()}
 
 	var rows []row
 	start := time.Now()
