@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/client"
 	"github.com/acme/secretsbroker/handlers"
 	"github.com/acme/secretsbroker/redisx"
 	"github.com/acme/secretsbroker/vaultx"
@@ -27,9 +27,7 @@ import (
 // show the broker's own cost per request.
 type apiFixture struct {
 	fixture
-	url string
-	hc  *http.Client
-	key string
+	api *client.Client // the SDK; call checks the status of each answer
 	ids []string
 }
 
@@ -65,29 +63,26 @@ func newAPIFixture(tb testing.TB, secrets int) apiFixture {
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}
 	tb.Cleanup(tr.CloseIdleConnections)
-	return apiFixture{fixture: f, url: ts.URL, hc: &http.Client{Transport: tr, Timeout: time.Minute}, key: key, ids: f.seed(tb, user, secrets)}
+	api, err := client.New(ts.URL, key, client.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute}), client.WithRetry(client.Retry{}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return apiFixture{fixture: f, api: api, ids: f.seed(tb, user, secrets)}
 }
 
+// call sends one request through client.Do and checks the answer's status.
 func (a apiFixture) call(tb testing.TB, method, path string, body any, want int) {
-	var rd io.Reader
+	var raw []byte
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		raw, _ = json.Marshal(body)
 	}
-	req, _ := http.NewRequest(method, a.url+path, rd)
-	req.Header.Set("X-API-Key", a.key)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := a.hc.Do(req)
+	res, err := a.api.Do(context.Background(), method, path, raw, nil)
 	if err != nil {
 		tb.Error(err)
 		return
 	}
-	defer res.Body.Close()
-	if _, err := io.Copy(io.Discard, res.Body); err != nil {
-		tb.Error(err)
-	}
-	if res.StatusCode != want {
-		tb.Errorf("%s %s: status %d, want %d", method, path, res.StatusCode, want)
+	if res.Status != want {
+		tb.Errorf("%s %s: status %d, want %d", method, path, res.Status, want)
 	}
 }
 
@@ -150,7 +145,7 @@ func (a apiFixture) withFreshUser(tb testing.TB) apiFixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a.key = key
+	a.api = a.api.WithKey(key)
 	return a
 }
 
