@@ -151,6 +151,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if bd.exited() {
 		return errors.New("brokerd exited during the run")
 	}
+	if cfg.Out == "" {
+		cfg.Out = filepath.Join(root, "bench", "out")
+	}
 	return rep.write(stdout, cfg.Out)
 }
 
