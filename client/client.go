@@ -125,4 +125,5 @@ func (c *Client) BaseURL() string { return c.base }
 // CloseIdleConnections closes the idle keep-alive connections of the client's *http.Client.
 func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
+// String names the broker only, so that printing a Client (%v) never shows its key.
 func (c *Client) String() string { return fmt.Sprintf("client.Client(%s)", c.base) }

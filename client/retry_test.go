@@ -6,6 +6,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -241,5 +242,14 @@ func TestNew(t *testing.T) {
 	c, err := New("https://h:8443/prefix/", "")
 	if err != nil || c.BaseURL() != "https://h:8443/prefix" || c.hc.Timeout != DefaultTimeout || c.hc == http.DefaultClient {
 		t.Fatalf("New: %v %v", c, err)
+	}
+}
+
+func TestClientNeverPrintsItsKey(t *testing.T) {
+	c, _ := New("http://h", "sbk_very_secret")
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %s", c, c, c)} {
+		if strings.Contains(s, "sbk_very_secret") {
+			t.Fatalf("printed %q", s)
+		}
 	}
 }
