@@ -253,3 +253,16 @@ func TestClientNeverPrintsItsKey(t *testing.T) {
 		}
 	}
 }
+
+// TestDoIsOneRawExchange: Do returns any answer as is and never retries.
+func TestDoIsOneRawExchange(t *testing.T) {
+	srv, n := flaky(t, 100, `{}`)
+	c, _ := New(srv.URL, "key", fastRetry())
+	res, err := c.Do(context.Background(), http.MethodGet, "/api/v1/user/secrets", nil, http.Header{"X-Custom": {"1"}})
+	if err != nil || res.Status != 503 || string(res.Body) != unavailableBody || n.Load() != 1 {
+		t.Fatalf("Do: %+v, %v after %d requests; want the 503 as is, after one request", res, err, n.Load())
+	}
+	if !broker.IsCode(res.Err(), broker.CodeUnavailable) {
+		t.Errorf("Err() = %v", res.Err())
+	}
+}
