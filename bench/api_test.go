@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/client"
 	"github.com/acme/secretsbroker/handlers"
 	"github.com/acme/secretsbroker/redisx"
 	"github.com/acme/secretsbroker/vaultx"
@@ -27,9 +27,7 @@ import (
 // show the broker's own cost per request.
 type apiFixture struct {
 	fixture
-	url string
-	hc  *http.Client
-	key string
+	api *client.Client // the SDK; call checks the status of each answer
 	ids []string
 }
 
@@ -65,29 +63,26 @@ func newAPIFixture(tb testing.TB, secrets int) apiFixture {
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}
 	tb.Cleanup(tr.CloseIdleConnections)
-	return apiFixture{fixture: f, url: ts.URL, hc: &http.Client{Transport: tr, Timeout: time.Minute}, key: key, ids: f.seed(tb, user, secrets)}
+	api, err := client.New(ts.URL, key, client.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute}), client.WithRetry(client.Retry{}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return apiFixture{fixture: f, api: api, ids: f.seed(tb, user, secrets)}
 }
 
+// call sends one request through client.Do and checks the answer's status.
 func (a apiFixture) call(tb testing.TB, method, path string, body any, want int) {
-	var rd io.Reader
+	var raw []byte
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		raw, _ = json.Marshal(body)
 	}
-	req, _ := http.NewRequest(method, a.url+path, rd)
-	req.Header.Set("X-API-Key", a.key)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := a.hc.Do(req)
+	res, err := a.api.Do(context.Background(), method, path, raw, nil)
 	if err != nil {
 		tb.Error(err)
 		return
 	}
-	defer res.Body.Close()
-	if _, err := io.Copy(io.Discard, res.Body); err != nil {
-		tb.Error(err)
-	}
-	if res.StatusCode != want {
-		tb.Errorf("%s %s: status %d, want %d", method, path, res.StatusCode, want)
+	if res.Status != want {
+		tb.Errorf("%s %s: status %d, want %d", method, path, res.Status, want)
 	}
 }
 
@@ -95,36 +90,38 @@ func (a apiFixture) call(tb testing.TB, method, path string, body any, want int)
 // and reports Vault round trips per request. Profile the broker's own CPU
 // with -cpuprofile.
 func BenchmarkAPI(b *testing.B) {
-	a := newAPIFixture(b, 64)
+	base := newAPIFixture(b, 64)
 	var seq atomic.Int64
 	cases := []struct {
 		name string
-		do   func(b *testing.B, i int64)
+		do   func(b *testing.B, a apiFixture, i int64)
 	}{
-		{"get", func(b *testing.B, i int64) {
+		{"get", func(b *testing.B, a apiFixture, i int64) {
 			a.call(b, http.MethodGet, "/api/v1/user/secrets/"+a.ids[i%64], nil, http.StatusOK)
 		}},
-		{"create", func(b *testing.B, i int64) {
+		{"create", func(b *testing.B, a apiFixture, i int64) {
 			// A fresh user every 400 creates keeps under the per-user limit.
 			a.call(b, http.MethodPost, "/api/v1/user/secrets", map[string]string{"name": fmt.Sprintf("C_%d", i), "value": "sk-create-0123456789abcdef"}, http.StatusCreated)
 		}},
-		{"rotate", func(b *testing.B, i int64) {
+		{"rotate", func(b *testing.B, a apiFixture, i int64) {
 			a.call(b, http.MethodPut, "/api/v1/user/secrets/"+a.ids[i%64], map[string]string{"value": fmt.Sprintf("sk-rotate-%d-0123456789", i)}, http.StatusOK)
 		}},
-		{"provision1", func(b *testing.B, i int64) {
+		{"provision1", func(b *testing.B, a apiFixture, i int64) {
 			a.call(b, http.MethodPost, "/api/v1/runtimes", map[string]any{"project_id": "p", "secret_ids": a.ids[:1]}, http.StatusCreated)
 		}},
-		{"provision20", func(b *testing.B, i int64) {
+		{"provision20", func(b *testing.B, a apiFixture, i int64) {
 			a.call(b, http.MethodPost, "/api/v1/runtimes", map[string]any{"project_id": "p", "secret_ids": a.ids[:20]}, http.StatusCreated)
 		}},
-		{"list64_warm", func(b *testing.B, i int64) {
+		{"list64_warm", func(b *testing.B, a apiFixture, i int64) {
 			a.call(b, http.MethodGet, "/api/v1/user/secrets", nil, http.StatusOK)
 		}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
+			// Only create runs as a fresh user: the others need the seeded secrets.
+			a := base
 			if c.name == "create" {
-				a = a.withFreshUser(b)
+				a = base.withFreshUser(b)
 			}
 			start := a.vc.RoundTrips()
 			b.SetParallelism(16)
@@ -135,7 +132,7 @@ func BenchmarkAPI(b *testing.B) {
 					if c.name == "create" && i%400 == 0 {
 						continue // keep each user under the 500-secret limit
 					}
-					c.do(b, i)
+					c.do(b, a, i)
 				}
 			})
 			b.ReportMetric(float64(a.vc.RoundTrips()-start)/float64(b.N), "vault-trips/op")
@@ -150,7 +147,7 @@ func (a apiFixture) withFreshUser(tb testing.TB) apiFixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a.key = key
+	a.api = a.api.WithKey(key)
 	return a
 }
 

@@ -3,12 +3,14 @@
 package reliability
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
+
+	"github.com/acme/secretsbroker/client"
 )
 
 // answer is one HTTP exchange with the broker.
@@ -34,46 +36,34 @@ func newAPI(base func() string, timeout time.Duration, conns int) *api {
 // close drops the client's idle keep-alive connections.
 func (a *api) close() { a.hc.CloseIdleConnections() }
 
+// do sends one request through client.Do (never retried) to the current
+// base URL and returns the exchange.
 func (a *api) do(key, method, path string, body any, hdr ...string) answer {
-	var rd io.Reader
+	var raw []byte
 	if body != nil {
 		j, err := json.Marshal(body)
 		if err != nil {
 			return answer{Err: err}
 		}
-		rd = bytes.NewReader(j)
+		raw = j
 	}
-	req, err := http.NewRequest(method, a.base()+path, rd)
+	c, err := client.New(a.base(), key, client.WithHTTPClient(a.hc))
 	if err != nil {
 		return answer{Err: err}
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("X-API-Key", key)
-	}
+	h := http.Header{}
 	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
+		h.Set(hdr[i], hdr[i+1])
 	}
-	res, err := a.hc.Do(req)
+	res, err := c.Do(context.Background(), method, path, raw, h)
 	if err != nil {
 		return answer{Err: err}
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return answer{Status: res.StatusCode, Err: fmt.Errorf("read body: %w", err)}
-	}
-	out := answer{Status: res.StatusCode, Header: res.Header, Body: b}
-	if res.StatusCode >= 300 {
-		var env struct {
-			Code int    `json:"code"`
-			Type string `json:"type"`
-		}
-		if json.Unmarshal(b, &env) == nil && env.Code == res.StatusCode {
-			out.Type = env.Type
-		} else {
+	out := answer{Status: res.Status, Header: res.Header, Body: res.Body}
+	var ae *client.APIError
+	if res.Status >= 300 && errors.As(res.Err(), &ae) {
+		out.Type = ae.Type
+		if out.Type == "" {
 			out.Type = "<no envelope>"
 		}
 	}

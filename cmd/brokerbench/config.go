@@ -40,7 +40,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.Budget, "budget", 3000, "Vault calls one phase may cost: operations that cost more get fewer requests (at least the concurrency)")
 	fs.StringVar(&conc, "conc", "1,8,32,64", "concurrencies")
 	fs.StringVar(&ops, "ops", strings.Join(allOps(), ","), "operations to run")
-	fs.StringVar(&c.Out, "out", "bench/out", "directory for results.csv, results.txt and chart.png")
+	fs.StringVar(&c.Out, "out", "", "directory for results.csv, results.txt and chart.png (default: bench/out in the repository)")
 	fs.StringVar(&c.VaultBin, "vault", getenv("VAULT_BIN"), "Vault binary (default: $VAULT_BIN, vault on PATH, scripts/get-vault.sh)")
 	fs.StringVar(&c.RedisBin, "redis-server", "redis-server", "redis-server binary")
 	fs.StringVar(&c.BrokerdBin, "brokerd", "", "brokerd binary (default: go build ./cmd/brokerd)")

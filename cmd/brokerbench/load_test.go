@@ -46,7 +46,11 @@ broker_http_requests_total{route="/x",method="GET",status="200"} 99
 `)
 	}))
 	defer srv.Close()
-	total, byOp, err := newBrokerClient(srv.URL).vaultCalls(context.Background())
+	bc, err := newBrokerClient(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, byOp, err := bc.vaultCalls(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/acme/secretsbroker/client"
 	"github.com/acme/secretsbroker/redisx"
 )
 
@@ -68,8 +68,7 @@ func (b *bench) spec1(name string) opSpec {
 			broker: func(conc int) opFunc {
 				return func(ctx context.Context, wk, i int, _ func()) error {
 					u := w.creators[conc][wk]
-					return b.bc.do(ctx, u.key, http.MethodPost, "/api/v1/user/secrets",
-						map[string]string{"name": fmt.Sprintf("BENCH_%05d", i), "value": value(i)}, http.StatusCreated, nil)
+					return done(b.bc.as(u.key).CreateSecret(ctx, client.CreateSecretRequest{Name: fmt.Sprintf("BENCH_%05d", i), Value: value(i)}))
 				}
 			},
 			floor: func(conc int) opFunc {
@@ -81,7 +80,7 @@ func (b *bench) spec1(name string) opSpec {
 		return opSpec{name: name, calls: 1,
 			broker: func(int) opFunc {
 				return func(ctx context.Context, wk, _ int, _ func()) error {
-					return b.bc.do(ctx, w.hot.key, http.MethodGet, "/api/v1/user/secrets/"+w.hot.secrets[wk%hotSecrets], nil, http.StatusOK, nil)
+					return done(b.bc.as(w.hot.key).GetSecret(ctx, w.hot.secrets[wk%hotSecrets]))
 				}
 			},
 			floor: func(int) opFunc {
@@ -131,8 +130,7 @@ func (b *bench) spec1(name string) opSpec {
 		return opSpec{name: name, calls: 6,
 			broker: func(int) opFunc {
 				return func(ctx context.Context, wk, i int, _ func()) error {
-					return b.bc.do(ctx, w.hot.key, http.MethodPut, "/api/v1/user/secrets/"+w.hot.secrets[wk%hotSecrets],
-						map[string]string{"value": value(i)}, http.StatusOK, nil)
+					return done(b.bc.as(w.hot.key).UpdateSecret(ctx, w.hot.secrets[wk%hotSecrets], value(i)))
 				}
 			},
 			floor: func(int) opFunc {
@@ -146,8 +144,7 @@ func (b *bench) spec1(name string) opSpec {
 		return opSpec{name: name, calls: k + 4,
 			broker: func(int) opFunc {
 				return func(ctx context.Context, _, _ int, _ func()) error {
-					return b.bc.do(ctx, w.hot.key, http.MethodPost, "/api/v1/runtimes",
-						map[string]any{"project_id": "bench", "secret_ids": ids}, http.StatusCreated, nil)
+					return done(b.bc.as(w.hot.key).CreateRuntime(ctx, client.CreateRuntimeRequest{ProjectID: "bench", SecretIDs: ids}))
 				}
 			},
 			floor: func(int) opFunc {
@@ -155,15 +152,14 @@ func (b *bench) spec1(name string) opSpec {
 			}}
 	case name == "evaluation":
 		ids := w.hot.secrets[:b.cfg.EvalSecrets]
-		items := make([]map[string]string, b.cfg.Items)
+		items := make([]client.EvaluationItemSpec, b.cfg.Items)
 		for i := range items {
-			items[i] = map[string]string{"name": fmt.Sprintf("item-%d", i)}
+			items[i] = client.EvaluationItemSpec{Name: fmt.Sprintf("item-%d", i)}
 		}
 		return opSpec{name: name, calls: len(ids) + 1 + 6*b.cfg.Items, maxConc: b.cfg.EvalConc,
 			broker: func(int) opFunc {
 				return func(ctx context.Context, _, _ int, _ func()) error {
-					return b.bc.do(ctx, w.hot.key, http.MethodPost, "/api/v1/evaluations",
-						map[string]any{"project_id": "bench", "secret_ids": ids, "items": items}, http.StatusCreated, nil)
+					return done(b.bc.as(w.hot.key).CreateEvaluation(ctx, client.CreateEvaluationRequest{ProjectID: "bench", SecretIDs: ids, Items: items}))
 				}
 			},
 			floor: func(int) opFunc {
@@ -177,10 +173,8 @@ func (b *bench) spec1(name string) opSpec {
 
 // listOnce lists u's secrets through the broker and checks the total.
 func (b *bench) listOnce(ctx context.Context, u user, n int) error {
-	var out struct {
-		Total int `json:"total"`
-	}
-	if err := b.bc.do(ctx, u.key, http.MethodGet, "/api/v1/user/secrets", nil, http.StatusOK, &out); err != nil {
+	out, err := b.bc.as(u.key).ListSecrets(ctx)
+	if err != nil {
 		return err
 	}
 	if out.Total != n {

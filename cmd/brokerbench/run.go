@@ -102,7 +102,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer rc.Close()
-	b := &bench{cfg: cfg, w: w, bc: newBrokerClient(bd.url), fl: &floor{v: newVaultClient(v.addr, floorToken), wrapTTL: cfg.WrapTTL}, cache: rc.ListCache()}
+	bc, err := newBrokerClient(bd.url)
+	if err != nil {
+		return err
+	}
+	b := &bench{cfg: cfg, w: w, bc: bc, fl: &floor{v: newVaultClient(v.addr, floorToken), wrapTTL: cfg.WrapTTL}, cache: rc.ListCache()}
 
 	var rows []row
 	start := time.Now()
@@ -146,6 +150,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rep := report{Rows: rows, Machine: machine(ctx, cfg), Duration: time.Since(start), Config: cfg, FinalRSS: peak}
 	if bd.exited() {
 		return errors.New("brokerd exited during the run")
+	}
+	if cfg.Out == "" {
+		cfg.Out = filepath.Join(root, "bench", "out")
 	}
 	return rep.write(stdout, cfg.Out)
 }

@@ -416,3 +416,17 @@ func TestNoRedirects(t *testing.T) {
 		t.Fatalf("redirect followed (leaked=%v), exit %d, stderr %q", leaked, r.code, r.stderr)
 	}
 }
+
+func TestTimeoutHint(t *testing.T) {
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+	defer srv.Close()
+	defer close(block)
+	r := runCLI(t, map[string]string{"BROKER_URL": srv.URL, "BROKER_API_KEY": testKey}, "", "secrets", "list", "--timeout", "50ms")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1", r.code)
+	}
+	if line := oneErrorLine(t, r); line != "brokerctl: GET "+srv.URL+": timed out (see --timeout)" {
+		t.Fatalf("error line %q", line)
+	}
+}

@@ -27,7 +27,7 @@ func exitCode(err error, stderr io.Writer) int {
 	if errors.As(err, &ex) {
 		return ex.code // help printed: nothing more to say
 	}
-	fmt.Fprintln(stderr, "brokerctl: "+oneLine(err.Error()))
+	fmt.Fprintln(stderr, "brokerctl: "+oneLine(errorText(err)))
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return 2

@@ -2,9 +2,8 @@ package main
 
 import (
 	"io"
-	"net/http"
 
-	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/client"
 )
 
 // presetsCmd lists presets (the default) or creates a secret from one.
@@ -23,22 +22,19 @@ type presetsSetCmd struct {
 	Value          valueFlags `embed:""`
 }
 
-type presetList struct {
-	Presets []broker.Preset `json:"presets"`
-}
-
-func (a *app) presetsClient() (*apiClient, error) { return newAPIClient(a.cli.Presets.Broker) }
+func (a *app) presetsClient() (*client.Client, error) { return newAPIClient(a.cli.Presets.Broker) }
 
 func (c *presetsListCmd) Run(a *app) error {
 	api, err := a.presetsClient()
 	if err != nil {
 		return err
 	}
-	body, err := api.do(a.ctx, http.MethodGet, "/user/secrets/presets", nil, nil)
+	var raw []byte
+	ps, err := api.ListPresets(a.ctx, client.RawBody(&raw))
 	if err != nil {
 		return err
 	}
-	return show(a, body, func(w io.Writer, l presetList) error { return renderPresets(w, l.Presets) })
+	return a.show(raw, func(w io.Writer) error { return renderPresets(w, ps) })
 }
 
 func (c *presetsSetCmd) Run(a *app) error {
@@ -53,10 +49,10 @@ func (c *presetsSetCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	body, err := api.do(a.ctx, http.MethodPost, "/user/secrets/preset",
-		map[string]string{"provider": c.Provider, "value": v}, idempotency(c.IdempotencyKey))
+	var raw []byte
+	s, err := api.CreateFromPreset(a.ctx, c.Provider, v, client.RawBody(&raw), client.IdempotencyKey(c.IdempotencyKey))
 	if err != nil {
 		return err
 	}
-	return a.printSecret(body)
+	return a.printSecret(raw, s)
 }

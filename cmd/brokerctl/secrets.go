@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/client"
 )
 
 // secretsCmd groups the user's secret commands.
@@ -58,36 +56,19 @@ type secretsRollbackCmd struct {
 	IdempotencyKey string `name:"idempotency-key" help:"Sent as Idempotency-Key."`
 }
 
-// secretList is the answer of GET /user/secrets.
-type secretList struct {
-	Secrets []broker.Secret `json:"secrets"`
-	Total   int             `json:"total"`
-}
-
-type versionList struct {
-	Versions []broker.SecretVersion `json:"versions"`
-	Total    int                    `json:"total"`
-}
-
-// createBody is exactly what POST /user/secrets accepts.
-type createBody struct {
-	Name     string  `json:"name"`
-	Value    string  `json:"value"`
-	Provider *string `json:"provider,omitempty"`
-}
-
-func (a *app) secretsClient() (*apiClient, error) { return newAPIClient(a.cli.Secrets.Broker) }
+func (a *app) secretsClient() (*client.Client, error) { return newAPIClient(a.cli.Secrets.Broker) }
 
 func (c *secretsListCmd) Run(a *app) error {
 	api, err := a.secretsClient()
 	if err != nil {
 		return err
 	}
-	body, err := api.do(a.ctx, http.MethodGet, "/user/secrets", nil, nil)
+	var raw []byte
+	l, err := api.ListSecrets(a.ctx, client.RawBody(&raw))
 	if err != nil {
 		return err
 	}
-	return show(a, body, func(w io.Writer, l secretList) error { return renderSecrets(w, l.Secrets) })
+	return a.show(raw, func(w io.Writer) error { return renderSecrets(w, l.Secrets) })
 }
 
 func (c *secretsGetCmd) Run(a *app) error {
@@ -99,11 +80,12 @@ func (c *secretsGetCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	body, err := api.do(a.ctx, http.MethodGet, secretPath(id), nil, nil)
+	var raw []byte
+	s, err := api.GetSecret(a.ctx, id, client.RawBody(&raw))
 	if err != nil {
 		return err
 	}
-	return a.printSecret(body)
+	return a.printSecret(raw, s)
 }
 
 func (c *secretsSetCmd) Run(a *app) error {
@@ -118,15 +100,16 @@ func (c *secretsSetCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	b := createBody{Name: c.Name, Value: v}
+	in := client.CreateSecretRequest{Name: c.Name, Value: v}
 	if c.Provider != "" {
-		b.Provider = &c.Provider
+		in.Provider = &c.Provider
 	}
-	body, err := api.do(a.ctx, http.MethodPost, "/user/secrets", b, idempotency(c.IdempotencyKey))
+	var raw []byte
+	s, err := api.CreateSecret(a.ctx, in, client.RawBody(&raw), client.IdempotencyKey(c.IdempotencyKey))
 	if err != nil {
 		return err
 	}
-	return a.printSecret(body)
+	return a.printSecret(raw, s)
 }
 
 func (c *secretsRotateCmd) Run(a *app) error {
@@ -145,11 +128,12 @@ func (c *secretsRotateCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	body, err := api.do(a.ctx, http.MethodPut, secretPath(id), map[string]string{"value": v}, nil)
+	var raw []byte
+	s, err := api.UpdateSecret(a.ctx, id, v, client.RawBody(&raw))
 	if err != nil {
 		return err
 	}
-	return a.printSecret(body)
+	return a.printSecret(raw, s)
 }
 
 func (c *secretsRmCmd) Run(a *app) error {
@@ -161,7 +145,7 @@ func (c *secretsRmCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	if _, err := api.do(a.ctx, http.MethodDelete, secretPath(id), nil, nil); err != nil {
+	if err := api.DeleteSecret(a.ctx, id); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stderr, "deleted secret %s\n", c.Ref)
@@ -177,11 +161,12 @@ func (c *secretsVersionsCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	body, err := api.do(a.ctx, http.MethodGet, secretPath(id)+"/versions", nil, nil)
+	var raw []byte
+	l, err := api.ListVersions(a.ctx, id, client.RawBody(&raw))
 	if err != nil {
 		return err
 	}
-	return show(a, body, func(w io.Writer, l versionList) error { return renderVersions(w, l.Versions) })
+	return a.show(raw, func(w io.Writer) error { return renderVersions(w, l.Versions) })
 }
 
 func (c *secretsRollbackCmd) Run(a *app) error {
@@ -196,39 +181,27 @@ func (c *secretsRollbackCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	body, err := api.do(a.ctx, http.MethodPost, secretPath(id)+"/rollback", map[string]int{"version": c.Version}, idempotency(c.IdempotencyKey))
+	var raw []byte
+	s, err := api.Rollback(a.ctx, id, c.Version, client.RawBody(&raw), client.IdempotencyKey(c.IdempotencyKey))
 	if err != nil {
 		return err
 	}
-	return a.printSecret(body)
-}
-
-func secretPath(id string) string { return "/user/secrets/" + url.PathEscape(id) }
-
-func idempotency(key string) http.Header {
-	if key == "" {
-		return nil
-	}
-	return http.Header{"Idempotency-Key": {key}}
+	return a.printSecret(raw, s)
 }
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // resolveSecret returns ref when it is a UUID, else the id of the caller's
 // secret named ref (one list call). A missing name is an error (exit 1).
-func resolveSecret(ctx context.Context, api *apiClient, ref string) (string, error) {
+func resolveSecret(ctx context.Context, api *client.Client, ref string) (string, error) {
 	if uuidRE.MatchString(ref) {
 		return strings.ToLower(ref), nil
 	}
 	if ref == "" {
 		return "", usagef("empty secret id or name")
 	}
-	body, err := api.do(ctx, http.MethodGet, "/user/secrets", nil, nil)
+	l, err := api.ListSecrets(ctx)
 	if err != nil {
-		return "", err
-	}
-	var l secretList
-	if err := decode(body, &l); err != nil {
 		return "", err
 	}
 	for _, s := range l.Secrets {
@@ -240,21 +213,17 @@ func resolveSecret(ctx context.Context, api *apiClient, ref string) (string, err
 }
 
 // printSecret prints one Secret answer: the API's JSON or a one-row table.
-func (a *app) printSecret(body []byte) error {
-	return show(a, body, func(w io.Writer, s broker.Secret) error { return renderSecrets(w, []broker.Secret{s}) })
+func (a *app) printSecret(raw []byte, s broker.Secret) error {
+	return a.show(raw, func(w io.Writer) error { return renderSecrets(w, []broker.Secret{s}) })
 }
 
-// show prints an API answer: its JSON as is with --json, else decoded into T
-// and rendered as a table.
-func show[T any](a *app, body []byte, render func(io.Writer, T) error) error {
+// show prints an API answer: its JSON as received with --json, else the
+// table render writes.
+func (a *app) show(raw []byte, render func(io.Writer) error) error {
 	if a.cli.JSON {
-		return a.printJSON(body)
+		return a.printJSON(raw)
 	}
-	var v T
-	if err := decode(body, &v); err != nil {
-		return err
-	}
-	return render(a.stdout, v)
+	return render(a.stdout)
 }
 
 // printJSON writes the API's JSON as received, newline-terminated.
@@ -265,13 +234,6 @@ func (a *app) printJSON(body []byte) error {
 	if len(body) == 0 || body[len(body)-1] != '\n' {
 		_, err := a.stdout.Write([]byte("\n"))
 		return err
-	}
-	return nil
-}
-
-func decode(body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("the broker's answer is not the expected JSON: %w", err)
 	}
 	return nil
 }

@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -22,6 +21,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	sdk "github.com/acme/secretsbroker/client"
 	"github.com/acme/secretsbroker/internal/testenv"
 	"github.com/acme/secretsbroker/vaultx"
 )
@@ -65,6 +65,28 @@ func (c *apiClient) asBearer() *apiClient {
 // try sends one request and returns the answer; any transport failure or
 // contract violation (OpenAPI, headers) is returned as an error.
 func (c *apiClient) try(method, path string, body any, hdr ...string) (response, error) {
+	r, raw, err := exchange(c.base, c.key, c.bearer, c.hc, method, path, body, hdr)
+	if err != nil {
+		return r, err
+	}
+	fmt.Fprintf(c.bodies, "%s\n", r.Body)
+	// The validator reads the request (for its route and body).
+	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(raw))
+	if err != nil {
+		return r, err
+	}
+	if err := checkAnswer(req, r, c.cors); err != nil {
+		return r, fmt.Errorf("%s %s -> %d %s: %w", method, path, r.Status, r.Body, err)
+	}
+	return r, nil
+}
+
+// exchange is the one way these tests talk HTTP to a broker: one request
+// through the SDK's raw call (client.Do: never retried, answers of any
+// status), with key (as X-API-Key, or a bearer token) unless it is empty,
+// body as is (string, []byte) or as JSON, and hdr as name, value pairs
+// applied last. It returns the answer and the request body it sent.
+func exchange(base, key string, bearer bool, hc *http.Client, method, path string, body any, hdr []string) (response, []byte, error) {
 	var raw []byte
 	switch b := body.(type) {
 	case nil:
@@ -75,44 +97,27 @@ func (c *apiClient) try(method, path string, body any, hdr ...string) (response,
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			return response{}, err
+			return response{}, nil, err
 		}
 		raw = j
 	}
-	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(raw))
+	opts := []sdk.Option{sdk.WithHTTPClient(hc)}
+	if bearer {
+		opts = append(opts, sdk.WithBearer())
+	}
+	api, err := sdk.New(base, key, opts...)
 	if err != nil {
-		return response{}, err
+		return response{}, raw, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.key != "" {
-		if c.bearer {
-			req.Header.Set("Authorization", "Bearer "+c.key)
-		} else {
-			req.Header.Set("X-API-Key", c.key)
-		}
-	}
+	h := http.Header{}
 	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
+		h.Set(hdr[i], hdr[i+1])
 	}
-	res, err := c.hc.Do(req)
+	res, err := api.Do(context.Background(), method, path, raw, h)
 	if err != nil {
-		return response{}, fmt.Errorf("%s %s: %w", method, path, err)
+		return response{}, raw, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return response{}, fmt.Errorf("%s %s: read body: %w", method, path, err)
-	}
-	fmt.Fprintf(c.bodies, "%s\n", b)
-	r := response{Status: res.StatusCode, Header: res.Header, Body: b}
-	// The validator reads the request again (for its route): give it a fresh body.
-	req.Body = io.NopCloser(bytes.NewReader(raw))
-	if err := checkAnswer(req, r, c.cors); err != nil {
-		return r, fmt.Errorf("%s %s -> %d %s: %w", method, path, r.Status, b, err)
-	}
-	return r, nil
+	return response{Status: res.Status, Header: res.Header, Body: res.Body}, raw, nil
 }
 
 // do is try for the test goroutine: transport errors are fatal, contract

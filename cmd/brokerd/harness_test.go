@@ -162,44 +162,16 @@ func (r response) JSON(t *testing.T, v any) {
 	}
 }
 
+// do sends one request (with a JSON Content-Type, as a browser-less client
+// would) and returns the answer; a transport failure is fatal.
 func (c *client) do(method, path string, body any, hdr ...string) response {
 	c.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
+	r, _, err := exchange(c.base, c.key, false, c.hc, method, path, body, append([]string{"Content-Type", "application/json"}, hdr...))
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.key != "" {
-		req.Header.Set("X-API-Key", c.key)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	fmt.Fprintf(c.bodies, "%s\n", b)
-	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+	fmt.Fprintf(c.bodies, "%s\n", r.Body)
+	return r
 }
 
 func nopLogger() zerolog.Logger { return zerolog.Nop() }
