@@ -19,7 +19,10 @@ import (
 // sent to Vault (audited) and written on every log line of the request.
 const HeaderRequestID = "X-Request-Id"
 
-var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
+// requestIDRE is the only shape of a client's X-Request-Id the broker keeps
+// (it goes into every log line and Vault's audit log): 1-64 letters, digits,
+// '.', '_' or '-'. Anything else is replaced by a fresh id.
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 func newRequestID() string {
 	var b [16]byte
