@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -115,16 +116,37 @@ func (s *Server) contentLengthOnly(next echo.HandlerFunc) echo.HandlerFunc {
 
 const ctxKeyAPIKey = "broker.apikey"
 
-// apiKeyFrom reads X-API-Key or Authorization: Bearer.
-func apiKeyFrom(r *http.Request) string {
-	if k := r.Header.Get("X-API-Key"); k != "" {
-		return k
+// apiKeyFrom reads the one credential of a request: X-API-Key, or
+// Authorization spelled exactly "Bearer <key>" (the scheme in any case, one
+// space). Two X-API-Key or two Authorization headers, or an X-API-Key and a
+// bearer key that differ, are a bad request (400): the broker never picks one
+// of several credentials. The same key in both is accepted. An Authorization
+// header of any other shape is unauthenticated. "" with a nil error means no
+// credential was sent.
+func apiKeyFrom(r *http.Request) (string, error) {
+	keys, auths := r.Header.Values("X-API-Key"), r.Header.Values("Authorization")
+	if len(keys) > 1 || len(auths) > 1 {
+		return "", errCredentials("send one X-API-Key or one Authorization header")
 	}
-	const bearer = "Bearer "
-	if h := r.Header.Get("Authorization"); len(h) > len(bearer) && http.CanonicalHeaderKey(h[:6]) == "Bearer" {
-		return h[len(bearer):]
+	var key, bearer string
+	if len(keys) == 1 {
+		key = keys[0]
 	}
-	return ""
+	if len(auths) == 1 {
+		scheme, tok, ok := strings.Cut(auths[0], " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t") {
+			return "", broker.Errorf(broker.CodeUnauthenticated, "malformed Authorization header: want Bearer <key>")
+		}
+		bearer = tok
+	}
+	switch {
+	case key != "" && bearer != "" && key != bearer:
+		return "", errCredentials("X-API-Key and Authorization name different keys: send one")
+	case key != "":
+		return key, nil
+	default:
+		return bearer, nil
+	}
 }
 
 // authenticate resolves the API key to a user. Failures are rate limited per
@@ -132,12 +154,13 @@ func apiKeyFrom(r *http.Request) string {
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		key := apiKeyFrom(req)
+		key, err := apiKeyFrom(req)
 		var k broker.APIKey
-		var err error
-		if key == "" {
+		switch {
+		case err != nil:
+		case key == "":
 			err = broker.Errorf(broker.CodeUnauthenticated, "missing API key: send X-API-Key or Authorization: Bearer")
-		} else {
+		default:
 			k, err = s.d.Auth.Authenticate(req.Context(), key)
 		}
 		if err != nil {
