@@ -149,12 +149,21 @@ func apiKeyFrom(r *http.Request) (string, error) {
 	}
 }
 
-// authenticate resolves the API key to a user. Failures are rate limited per
-// client address, so guessing keys is slow.
+// authenticate resolves the API key to a user. Failures are limited per
+// client address, and the limit is checked before the key is looked up: an
+// address over it gets 429 without a Vault read, whatever key it sends (a
+// correct key too, so 429 versus 200 tells nothing about a guess).
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		key, err := apiKeyFrom(req)
+		if err != nil && !broker.IsCode(err, broker.CodeUnauthenticated) {
+			return err // several credentials: a bad request, not a guess
+		}
+		failKey := "authfail:" + c.RealIP()
+		if lerr := s.peekLimit(c, s.d.AuthFailLimiter, "auth_failure", failKey); lerr != nil {
+			return lerr
+		}
 		var k broker.APIKey
 		switch {
 		case err != nil:
@@ -165,7 +174,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if err != nil {
 			if broker.IsCode(err, broker.CodeUnauthenticated) {
-				if lerr := s.limit(c, s.d.AuthFailLimiter, "auth_failure", "authfail:"+c.RealIP()); lerr != nil {
+				if lerr := s.limit(c, s.d.AuthFailLimiter, "auth_failure", failKey); lerr != nil {
 					return lerr
 				}
 			}
@@ -196,6 +205,23 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// peekLimit answers 429 when l would not admit one more event for key,
+// without taking one. A limiter that fails lets the request through (logged).
+func (s *Server) peekLimit(c echo.Context, l broker.Limiter, name, key string) error {
+	if l == nil {
+		return nil
+	}
+	d, err := l.Peek(c.Request().Context(), key)
+	if err != nil {
+		logger(c).Warn().Err(err).Str("component", "rate_limit").Msg("rate limiter unavailable; request allowed")
+		return nil
+	}
+	if !d.Allowed {
+		return s.refuse(c, name, d)
+	}
+	return nil
+}
+
 // limit asks l about key. When the limiter's store is down it lets the
 // request through (degraded, logged): Vault remains the gate for data.
 func (s *Server) limit(c echo.Context, l broker.Limiter, name, key string) error {
@@ -210,9 +236,15 @@ func (s *Server) limit(c echo.Context, l broker.Limiter, name, key string) error
 	h := c.Response().Header()
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(d.Remaining, 0)))
 	if !d.Allowed {
-		s.d.Metrics.rateLimited.WithLabelValues(name).Inc()
-		h.Set("Retry-After", strconv.Itoa(max(1, int((d.RetryAfter+time.Second-1)/time.Second))))
-		return errRateLimited()
+		return s.refuse(c, name, d)
 	}
 	return nil
+}
+
+func (s *Server) refuse(c echo.Context, name string, d broker.Decision) error {
+	s.d.Metrics.rateLimited.WithLabelValues(name).Inc()
+	h := c.Response().Header()
+	h.Set("X-RateLimit-Remaining", "0")
+	h.Set("Retry-After", strconv.Itoa(max(1, int((d.RetryAfter+time.Second-1)/time.Second))))
+	return errRateLimited()
 }

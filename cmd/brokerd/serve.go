@@ -53,10 +53,18 @@ func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (store
 	if err != nil {
 		return stores{}, usagef("rate limit: %v", err)
 	}
-	fail, err := redisx.NewLimiter(rc, cfg.AuthFailPerMin, time.Minute, cfg.AuthFailPerMin)
+	sharedFail, err := redisx.NewLimiter(rc, cfg.AuthFailPerMin, time.Minute, cfg.AuthFailPerMin)
 	if err != nil {
 		return stores{}, usagef("auth failure limit: %v", err)
 	}
+	// With Redis down the failed-authentication limit still holds, per replica.
+	localFail, err := inproc.NewLimiter(time.Now, cfg.AuthFailPerMin, time.Minute, cfg.AuthFailPerMin, 0)
+	if err != nil {
+		return stores{}, usagef("auth failure limit: %v", err)
+	}
+	fail := broker.FallbackLimiter{Primary: sharedFail, Fallback: localFail, Warn: func(ctx context.Context, component string, err error) {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("component", component).Msg("shared rate limiter unavailable; per-replica limit applied")
+	}}
 	return stores{
 		records: rc, cache: rc.ListCache(), idem: rc.Idempotency(), limiter: lim, authFail: fail,
 		redis: rc, close: func() { _ = rc.Close() },
