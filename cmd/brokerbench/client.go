@@ -17,8 +17,9 @@ import (
 // brokerClient is the load client: one http.Client with keep-alive
 // connections to brokerd, enough idle connections for every worker.
 type brokerClient struct {
-	url string
-	hc  *http.Client
+	url   string
+	admin string // where GET /metrics is served (brokerd's admin listener)
+	hc    *http.Client
 }
 
 func newBrokerClient(url string) *brokerClient {
@@ -28,7 +29,7 @@ func newBrokerClient(url string) *brokerClient {
 		MaxIdleConnsPerHost: 1024,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return &brokerClient{url: url, hc: &http.Client{Transport: tr, Timeout: 120 * time.Second}}
+	return &brokerClient{url: url, admin: url, hc: &http.Client{Transport: tr, Timeout: 120 * time.Second}}
 }
 
 // do sends one API request and drains the answer; a status other than want
@@ -66,11 +67,11 @@ func (b *brokerClient) do(ctx context.Context, key, method, path string, body an
 	return err
 }
 
-// vaultCalls scrapes /metrics and returns the number of Vault calls brokerd
+// vaultCalls scrapes /metrics (on the admin listener) and returns the number of Vault calls brokerd
 // made so far (broker_vault_request_duration_seconds_count, summed), and the
 // count by operation.
 func (b *brokerClient) vaultCalls(ctx context.Context) (float64, map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.url+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.admin+"/metrics", nil)
 	if err != nil {
 		return 0, nil, err
 	}

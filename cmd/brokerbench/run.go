@@ -103,6 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer rc.Close()
 	b := &bench{cfg: cfg, w: w, bc: newBrokerClient(bd.url), fl: &floor{v: newVaultClient(v.addr, floorToken), wrapTTL: cfg.WrapTTL}, cache: rc.ListCache()}
+	b.bc.admin = bd.admin
 
 	var rows []row
 	start := time.Now()

@@ -13,6 +13,7 @@ import (
 // serveConfig is every setting of `brokerd serve`.
 type serveConfig struct {
 	Listen           string
+	AdminListen      string
 	Vault            vaultx.Config
 	RedisURL         string
 	SandboxVaultAddr string
@@ -52,6 +53,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	var c serveConfig
 	fs := newFlagSet("serve", getenv, stderr)
 	fs.str(&c.Listen, "listen", "BROKER_LISTEN_ADDR", "127.0.0.1:8080", "address to serve the API on")
+	fs.str(&c.AdminListen, "admin-listen", "BROKER_ADMIN_ADDR", "", "address to serve operator endpoints (GET /metrics) on; empty: not served")
 	vaultFlags(fs, &c.Vault)
 	fs.str(&c.Vault.RoleIDFile, "role-id-file", "BROKER_VAULT_ROLE_ID_FILE", "", "file holding the AppRole role_id")
 	fs.str(&c.Vault.SecretIDFile, "secret-id-file", "BROKER_VAULT_SECRET_ID_FILE", "", "file holding the AppRole secret_id")

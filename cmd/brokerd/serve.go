@@ -133,10 +133,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("vault", cfg.Vault.Addr).Bool("redis", cfg.RedisURL != "").
-		Str("wrap_ttl", cfg.WrapTTL.String()).Msg("listening")
-	errc := make(chan error, 1)
+	admin, err := listenAdmin(cfg.AdminListen, srv.AdminHandler())
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	ev := log.Info().Str("addr", ln.Addr().String()).Str("vault", cfg.Vault.Addr).Bool("redis", cfg.RedisURL != "").
+		Str("wrap_ttl", cfg.WrapTTL.String())
+	if admin != nil {
+		ev = ev.Str("admin_addr", admin.addr)
+	}
+	ev.Msg("listening")
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if admin != nil {
+		go func() { errc <- admin.hs.Serve(admin.ln) }()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -145,6 +157,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info().Msg("shutting down: draining in-flight requests")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
+	if admin != nil {
+		_ = admin.hs.Shutdown(sctx)
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		return err
 	}
@@ -153,6 +168,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// adminServer is the operator listener (metrics), apart from the API's.
+type adminServer struct {
+	ln   net.Listener
+	hs   *http.Server
+	addr string
+}
+
+// listenAdmin opens the admin listener on addr; nil when addr is empty.
+func listenAdmin(addr string, h http.Handler) (*adminServer, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, usagef("BROKER_ADMIN_ADDR %q: %v", addr, err)
+	}
+	return &adminServer{ln: ln, addr: ln.Addr().String(), hs: &http.Server{
+		Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 16 << 10,
+	}}, nil
 }
 
 // errMessage returns a coded error's caller-safe message.
