@@ -99,6 +99,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer vc.Close()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go sweepBundles(sweepCtx, vc, cfg.BundleMaxAge, cfg.RequestTimeout, log)
 	st, err := openStores(ctx, cfg, log)
 	if err != nil {
 		return err
