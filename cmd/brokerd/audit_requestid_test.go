@@ -29,7 +29,7 @@ func TestHostileRequestIDNeverLoggedOrAudited(t *testing.T) {
 	b := startBroker(t, cfg, nil)
 	c := newClient(t, b.URL, newAPIKey(t, v, "reqid-user-"+randHex(4)))
 	hostile := []string{
-		"forged:user=admin:granted",
+		"forged:user:admin:granted",
 		strings.Repeat("r", 65) + "-long",
 		"ok-looking-id-with-a-space here",
 	}
