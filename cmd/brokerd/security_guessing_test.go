@@ -115,8 +115,10 @@ func TestSecurityGuessingIsLimitedBeforeVault(t *testing.T) {
 	rejected := counts[http.StatusTooManyRequests]
 	t.Logf("%d random keys in %s: %v; %d Vault key reads (%.4f per rejected guess), audit log +%d bytes (%.1f per guess)",
 		n, elapsed.Round(time.Millisecond), counts, reads, float64(reads)/float64(max(rejected, 1)), grew, float64(grew)/n)
-	// 30 failures fit the burst; the bucket refills one every 2s.
-	allowance := 30 + int(elapsed/(2*time.Second)) + 2
+	// 30 failures fit the burst; the bucket refills one every 2s; the 8
+	// concurrent guessers may each pass the check while the last failure
+	// that fits is still being looked up.
+	allowance := 30 + int(elapsed/(2*time.Second)) + 8
 	if rejected < n-allowance || counts[http.StatusUnauthorized] > allowance {
 		t.Errorf("answers %v: want at most %d guesses answered 401, the rest 429", counts, allowance)
 	}
