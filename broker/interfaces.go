@@ -156,8 +156,12 @@ type Decision struct {
 
 // Limiter is a GCRA rate limiter keyed by an opaque (already hashed) key.
 type Limiter interface {
-	// Allow errors: unavailable, internal.
+	// Allow takes one event for key. Errors: unavailable, internal.
 	Allow(ctx context.Context, key string) (Decision, error)
+	// Peek answers whether Allow would admit one event for key now, without
+	// taking it (Remaining and RetryAfter as Allow would say).
+	// Errors: unavailable, internal.
+	Peek(ctx context.Context, key string) (Decision, error)
 }
 
 // StoredResponse is a completed response kept for an idempotency key. It

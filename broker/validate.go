@@ -35,16 +35,6 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// DefaultDeniedNames are env var names a secret may not take because they
-// would hijack a process or the broker. A trailing "*" matches a prefix.
-func DefaultDeniedNames() []string {
-	return []string{
-		"PATH", "HOME", "SHELL", "IFS", "ENV", "BASH_ENV", "LD_*", "DYLD_*",
-		"PYTHONPATH", "PYTHONSTARTUP", "NODE_OPTIONS", "PERL5OPT", "RUBYOPT",
-		"JAVA_TOOL_OPTIONS", "VAULT_*", "BROKER_*",
-	}
-}
-
 var (
 	nameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	providerRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)

@@ -47,6 +47,9 @@ func decodeJSON(b []byte, v any) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return broker.Invalid(broker.FieldError{Field: "body", Message: "a JSON object is required"})
 	}
+	if msg := textError(b); msg != "" {
+		return broker.Invalid(broker.FieldError{Field: "body", Message: msg})
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError

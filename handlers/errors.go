@@ -51,6 +51,14 @@ func errTooLarge() error {
 	return &httpError{http.StatusRequestEntityTooLarge, "payload_too_large", "request body is larger than 1 MiB"}
 }
 
+func errCredentials(detail string) error {
+	return &httpError{http.StatusBadRequest, "validation_error", detail}
+}
+
+func errFraming() error {
+	return &httpError{http.StatusBadRequest, "validation_error", "Transfer-Encoding is not accepted: send the body with Content-Length"}
+}
+
 func errRateLimited() error {
 	return &httpError{http.StatusTooManyRequests, "rate_limited", "too many requests; retry after the number of seconds in Retry-After"}
 }

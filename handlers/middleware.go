@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,7 +20,10 @@ import (
 // sent to Vault (audited) and written on every log line of the request.
 const HeaderRequestID = "X-Request-Id"
 
-var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
+// requestIDRE is the only shape of a client's X-Request-Id the broker keeps
+// (it goes into every log line and Vault's audit log): 1-64 letters, digits,
+// '.', '_' or '-'. Anything else is replaced by a fresh id.
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 func newRequestID() string {
 	var b [16]byte
@@ -94,36 +98,83 @@ func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-const ctxKeyAPIKey = "broker.apikey"
-
-// apiKeyFrom reads X-API-Key or Authorization: Bearer.
-func apiKeyFrom(r *http.Request) string {
-	if k := r.Header.Get("X-API-Key"); k != "" {
-		return k
+// contentLengthOnly refuses a request whose body is framed by
+// Transfer-Encoding (400) and closes the connection. Go's server honours
+// Transfer-Encoding over a Content-Length sent with it and drops the latter,
+// so the two cannot be told apart here: a proxy that frames by Content-Length
+// would see one request where Go sees two (request smuggling). Clients send
+// Content-Length; HTTP/2 has no Transfer-Encoding.
+func (s *Server) contentLengthOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if len(c.Request().TransferEncoding) > 0 {
+			c.Response().Header().Set("Connection", "close")
+			return errFraming()
+		}
+		return next(c)
 	}
-	const bearer = "Bearer "
-	if h := r.Header.Get("Authorization"); len(h) > len(bearer) && http.CanonicalHeaderKey(h[:6]) == "Bearer" {
-		return h[len(bearer):]
-	}
-	return ""
 }
 
-// authenticate resolves the API key to a user. Failures are rate limited per
-// client address, so guessing keys is slow.
+const ctxKeyAPIKey = "broker.apikey"
+
+// apiKeyFrom reads the one credential of a request: X-API-Key, or
+// Authorization spelled exactly "Bearer <key>" (the scheme in any case, one
+// space). Two X-API-Key or two Authorization headers, or an X-API-Key and a
+// bearer key that differ, are a bad request (400): the broker never picks one
+// of several credentials. The same key in both is accepted. An Authorization
+// header of any other shape is unauthenticated. "" with a nil error means no
+// credential was sent.
+func apiKeyFrom(r *http.Request) (string, error) {
+	keys, auths := r.Header.Values("X-API-Key"), r.Header.Values("Authorization")
+	if len(keys) > 1 || len(auths) > 1 {
+		return "", errCredentials("send one X-API-Key or one Authorization header")
+	}
+	var key, bearer string
+	if len(keys) == 1 {
+		key = keys[0]
+	}
+	if len(auths) == 1 {
+		scheme, tok, ok := strings.Cut(auths[0], " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t") {
+			return "", broker.Errorf(broker.CodeUnauthenticated, "malformed Authorization header: want Bearer <key>")
+		}
+		bearer = tok
+	}
+	switch {
+	case key != "" && bearer != "" && key != bearer:
+		return "", errCredentials("X-API-Key and Authorization name different keys: send one")
+	case key != "":
+		return key, nil
+	default:
+		return bearer, nil
+	}
+}
+
+// authenticate resolves the API key to a user. Failures are limited per
+// client address, and the limit is checked before the key is looked up: an
+// address over it gets 429 without a Vault read, whatever key it sends (a
+// correct key too, so 429 versus 200 tells nothing about a guess).
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		key := apiKeyFrom(req)
+		key, err := apiKeyFrom(req)
+		if err != nil && !broker.IsCode(err, broker.CodeUnauthenticated) {
+			return err // several credentials: a bad request, not a guess
+		}
+		failKey := "authfail:" + c.RealIP()
+		if lerr := s.peekLimit(c, s.d.AuthFailLimiter, "auth_failure", failKey); lerr != nil {
+			return lerr
+		}
 		var k broker.APIKey
-		var err error
-		if key == "" {
+		switch {
+		case err != nil:
+		case key == "":
 			err = broker.Errorf(broker.CodeUnauthenticated, "missing API key: send X-API-Key or Authorization: Bearer")
-		} else {
+		default:
 			k, err = s.d.Auth.Authenticate(req.Context(), key)
 		}
 		if err != nil {
 			if broker.IsCode(err, broker.CodeUnauthenticated) {
-				if lerr := s.limit(c, s.d.AuthFailLimiter, "auth_failure", "authfail:"+c.RealIP()); lerr != nil {
+				if lerr := s.limit(c, s.d.AuthFailLimiter, "auth_failure", failKey); lerr != nil {
 					return lerr
 				}
 			}
@@ -154,6 +205,23 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// peekLimit answers 429 when l would not admit one more event for key,
+// without taking one. A limiter that fails lets the request through (logged).
+func (s *Server) peekLimit(c echo.Context, l broker.Limiter, name, key string) error {
+	if l == nil {
+		return nil
+	}
+	d, err := l.Peek(c.Request().Context(), key)
+	if err != nil {
+		logger(c).Warn().Err(err).Str("component", "rate_limit").Msg("rate limiter unavailable; request allowed")
+		return nil
+	}
+	if !d.Allowed {
+		return s.refuse(c, name, d)
+	}
+	return nil
+}
+
 // limit asks l about key. When the limiter's store is down it lets the
 // request through (degraded, logged): Vault remains the gate for data.
 func (s *Server) limit(c echo.Context, l broker.Limiter, name, key string) error {
@@ -168,9 +236,15 @@ func (s *Server) limit(c echo.Context, l broker.Limiter, name, key string) error
 	h := c.Response().Header()
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(d.Remaining, 0)))
 	if !d.Allowed {
-		s.d.Metrics.rateLimited.WithLabelValues(name).Inc()
-		h.Set("Retry-After", strconv.Itoa(max(1, int((d.RetryAfter+time.Second-1)/time.Second))))
-		return errRateLimited()
+		return s.refuse(c, name, d)
 	}
 	return nil
+}
+
+func (s *Server) refuse(c echo.Context, name string, d broker.Decision) error {
+	s.d.Metrics.rateLimited.WithLabelValues(name).Inc()
+	h := c.Response().Header()
+	h.Set("X-RateLimit-Remaining", "0")
+	h.Set("Retry-After", strconv.Itoa(max(1, int((d.RetryAfter+time.Second-1)/time.Second))))
+	return errRateLimited()
 }

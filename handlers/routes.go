@@ -6,7 +6,7 @@ import "github.com/labstack/echo/v4/middleware"
 func (s *Server) routes() {
 	e := s.e
 	e.Use(middleware.Recover())
-	e.Use(s.requestID, s.accessLog, s.instrument, s.securityHeaders, s.timeout)
+	e.Use(s.requestID, s.accessLog, s.instrument, s.securityHeaders, s.contentLengthOnly, s.timeout)
 	if len(s.cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{AllowOrigins: s.cfg.CORSOrigins}))
 	}
@@ -14,7 +14,6 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/openapi.json", s.openapi)
-	e.GET("/metrics", s.metrics)
 
 	api := e.Group("/api/v1", s.authenticate, s.rateLimit)
 	idem := s.idempotent
@@ -37,4 +36,13 @@ func (s *Server) routes() {
 
 	api.POST("/evaluations", s.createEvaluation, idem)
 	api.GET("/evaluations/:id", s.getEvaluation)
+}
+
+// adminRoutes registers the operator endpoints, served only on the admin
+// listener (BROKER_ADMIN_ADDR), never on the API's.
+func (s *Server) adminRoutes() {
+	a := s.admin
+	a.Use(middleware.Recover())
+	a.Use(s.requestID, s.securityHeaders)
+	a.GET("/metrics", s.metrics)
 }

@@ -44,7 +44,7 @@ type Deps struct {
 	Idempotency     broker.IdempotencyStore
 	Checks          []Check
 	OpenAPI         []byte
-	// Metrics (default: a fresh set) are served at GET /metrics.
+	// Metrics (default: a fresh set) are served at GET /metrics of AdminHandler.
 	Metrics *Metrics
 	Log     zerolog.Logger
 }
@@ -54,6 +54,7 @@ type Server struct {
 	cfg   Config
 	d     Deps
 	e     *echo.Echo
+	admin *echo.Echo
 	known map[string]bool // "METHOD /route/template" of every registered route
 }
 
@@ -74,9 +75,14 @@ func New(cfg Config, d Deps) *Server {
 	// peer's: echo's default trusts X-Forwarded-For and X-Real-IP, which let a
 	// client pick a fresh address for every guessed key.
 	e.IPExtractor = echo.ExtractIPDirect()
-	s := &Server{cfg: cfg, d: d, e: e}
+	admin := echo.New()
+	admin.HideBanner, admin.HidePort = true, true
+	admin.IPExtractor = echo.ExtractIPDirect()
+	s := &Server{cfg: cfg, d: d, e: e, admin: admin}
 	e.HTTPErrorHandler = s.handleError
+	admin.HTTPErrorHandler = s.handleError
 	s.routes()
+	s.adminRoutes()
 	s.known = map[string]bool{}
 	for _, r := range e.Routes() {
 		s.known[r.Method+" "+r.Path] = true
@@ -84,8 +90,12 @@ func New(cfg Config, d Deps) *Server {
 	return s
 }
 
-// Handler returns the http.Handler to serve.
+// Handler returns the API's http.Handler.
 func (s *Server) Handler() http.Handler { return s.e }
+
+// AdminHandler returns the operator endpoints' http.Handler (GET /metrics),
+// for a listener of its own that is not exposed with the API.
+func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 // handleError writes the error envelope; internal errors are logged with
 // their cause (which never carries a secret value) and the request id.

@@ -90,6 +90,24 @@ func (l *Limiter) Allow(_ context.Context, key string) (broker.Decision, error) 
 	return broker.Decision{Allowed: true, Remaining: max(remaining, 0)}, nil
 }
 
+// Peek answers whether Allow would admit one event for key, without taking
+// it. No errors.
+func (l *Limiter) Peek(_ context.Context, key string) (broker.Decision, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.keys[key]
+	if b == nil {
+		return broker.Decision{Allowed: true, Remaining: l.burst}, nil
+	}
+	now := l.now()
+	tokens := b.lim.TokensAt(now)
+	if tokens >= 1 {
+		return broker.Decision{Allowed: true, Remaining: int(math.Floor(tokens))}, nil
+	}
+	wait := time.Duration((1 - tokens) / float64(l.limit) * float64(time.Second))
+	return broker.Decision{Allowed: false, RetryAfter: max(wait, time.Millisecond)}, nil
+}
+
 // makeRoomLocked forgets idle keys (periodically, or when the map is full)
 // and, if the map is still full, the least recently seen tenth of the keys.
 func (l *Limiter) makeRoomLocked(now time.Time) {

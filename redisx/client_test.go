@@ -63,9 +63,9 @@ func TestKeysAndTTLs(t *testing.T) {
 		key, typ string
 		min, max time.Duration
 	}{
-		{prefix + "rt:rt-1", "string", week - time.Minute, week},
+		{prefix + "rt:alice/rt-1", "string", week - time.Minute, week},
 		{prefix + "rtidx:alice", "zset", week - time.Minute, week},
-		{prefix + "ev:ev-1", "string", week - time.Minute, week},
+		{prefix + "ev:alice/ev-1", "string", week - time.Minute, week},
 		{prefix + "acc:sb-1", "string", 80 * time.Second, 90 * time.Second},
 		{prefix + "lc:alice", "string", 5*time.Minute - 10*time.Second, 5 * time.Minute},
 	} {
@@ -96,7 +96,7 @@ func TestIndexPrunesGoneRecords(t *testing.T) {
 	for i := range 3 {
 		must(t, c.PutRuntime(ctx, storetest.Runtime("alice", fmt.Sprintf("rt-%d", i), "tok")))
 	}
-	must(t, raw.Del(ctx, prefix+"rt:rt-1").Err())
+	must(t, raw.Del(ctx, prefix+"rt:alice/rt-1").Err())
 	list, err := c.ListRuntimes(ctx, "alice")
 	must(t, err)
 	if len(list) != 2 {

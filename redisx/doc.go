@@ -7,14 +7,17 @@
 //
 // Keys, all under Options.Prefix (default "broker:"):
 //
-//	rt:<runtime id>      runtime record, JSON with the owner's user id, TTL Options.RecordTTL
+//	rt:<user id>/<runtime id>     runtime record, JSON, TTL Options.RecordTTL
 //	rtidx:<user id>      sorted set of the user's runtime ids (score: expiry, unix ms)
-//	ev:<evaluation id>   evaluation record, JSON, TTL Options.RecordTTL
+//	ev:<user id>/<evaluation id>  evaluation record, JSON, TTL Options.RecordTTL
 //	acc:<sandbox id>     wrapping token accessor, TTL = the token's wrap TTL
 //	lcgen:<user id>      list cache generation, INCR'd by Invalidate
 //	lc:<user id>         cached secret list (metadata only) and the generation it was read under
 //	idem:<key hash>      idempotency claim ("pending") or completed response
 //	rate:<prefix>rl:<key hash>  GCRA state (redis_rate adds its own "rate:" in front)
+//
+// Record keys name the owner, so another user's id is a missing key: the
+// owner check costs the same as for an unknown id and never reads the body.
 //
 // Redis never receives a secret value, a token or an API key: the bootstrap
 // of every sandbox is stripped before a record is written, and callers pass

@@ -65,7 +65,7 @@ func TestRedisHoldsNoSecret(t *testing.T) {
 	dump := dumpRedis(t, ctx, rawClient(t, r.Addr))
 
 	// The scan must have seen what was stored, or the check proves nothing.
-	for _, want := range []string{prefix + "rt:rt-leak", prefix + "rtidx:alice", prefix + "ev:ev-leak",
+	for _, want := range []string{prefix + "rt:alice/rt-leak", prefix + "rtidx:alice", prefix + "ev:alice/ev-leak",
 		prefix + "acc:" + rt.Sandbox.ID, prefix + "lc:alice", prefix + "lcgen:bob",
 		prefix + "idem:" + keyHash, "rate:" + prefix + "rl:" + keyHash,
 		"runtime rt-leak", "accessor-of-" + rt.Sandbox.ID, "OPENAI_API_KEY"} {

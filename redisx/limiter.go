@@ -52,3 +52,24 @@ func (l *Limiter) Allow(ctx context.Context, key string) (broker.Decision, error
 	}
 	return broker.Decision{Allowed: false, Remaining: 0, RetryAfter: retry}, nil
 }
+
+// Peek answers whether Allow would admit one event for key, without taking
+// it (redis_rate with a cost of 0). Errors: unavailable, internal.
+func (l *Limiter) Peek(ctx context.Context, key string) (broker.Decision, error) {
+	ctx, cancel := l.c.op(ctx)
+	defer cancel()
+	res, err := l.rl.AllowN(ctx, l.c.key("rl:", key), l.limit, 0)
+	if err != nil {
+		return broker.Decision{}, mapErr(err)
+	}
+	if res.Remaining >= 1 {
+		return broker.Decision{Allowed: true, Remaining: res.Remaining}, nil
+	}
+	// The next event is admitted once the state has drained to burst-1 intervals ahead.
+	interval := l.limit.Period / time.Duration(l.limit.Rate)
+	retry := res.ResetAfter - time.Duration(l.limit.Burst-1)*interval
+	if retry <= 0 {
+		retry = interval
+	}
+	return broker.Decision{Allowed: false, RetryAfter: retry}, nil
+}

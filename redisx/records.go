@@ -13,9 +13,13 @@ import (
 	"github.com/acme/secretsbroker/broker"
 )
 
-func (c *Client) runtimeKey(id string) string     { return c.key("rt:", id) }
-func (c *Client) runtimeIndex(user string) string { return c.key("rtidx:", user) }
-func (c *Client) evaluationKey(id string) string  { return c.key("ev:", id) }
+// Record keys name their owner ("rt:<user>/<id>"; "/" is in no user id):
+// another user's id is a missing key, read and answered exactly like an
+// unknown one, so neither the record's body nor its size is touched before
+// the owner check (no timing oracle on ids).
+func (c *Client) runtimeKey(user, id string) string    { return c.key("rt:", user, "/", id) }
+func (c *Client) runtimeIndex(user string) string      { return c.key("rtidx:", user) }
+func (c *Client) evaluationKey(user, id string) string { return c.key("ev:", user, "/", id) }
 func (c *Client) accessorKey(sandbox string) string {
 	return c.key("acc:", sandbox)
 }
@@ -34,7 +38,7 @@ func (c *Client) PutRuntime(ctx context.Context, r broker.Runtime) error {
 	now := time.Now()
 	idx := c.runtimeIndex(r.UserID)
 	_, err = c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, c.runtimeKey(r.ID), doc, ttl)
+		p.Set(ctx, c.runtimeKey(r.UserID, r.ID), doc, ttl)
 		p.ZAdd(ctx, idx, redis.Z{Score: float64(now.Add(ttl).UnixMilli()), Member: r.ID})
 		p.ZRemRangeByScore(ctx, idx, "-inf", "("+strconv.FormatInt(now.UnixMilli(), 10))
 		p.PExpire(ctx, idx, ttl)
@@ -48,7 +52,7 @@ func (c *Client) PutRuntime(ctx context.Context, r broker.Runtime) error {
 func (c *Client) GetRuntime(ctx context.Context, userID, id string) (broker.Runtime, error) {
 	ctx, cancel := c.op(ctx)
 	defer cancel()
-	b, err := c.rdb.Get(ctx, c.runtimeKey(id)).Bytes()
+	b, err := c.rdb.Get(ctx, c.runtimeKey(userID, id)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return broker.Runtime{}, broker.ErrRuntimeNotFound()
 	}
@@ -83,7 +87,7 @@ func (c *Client) ListRuntimes(ctx context.Context, userID string) ([]broker.Runt
 	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
-		keys[i] = c.runtimeKey(id)
+		keys[i] = c.runtimeKey(userID, id)
 	}
 	vals, err := c.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
@@ -120,13 +124,13 @@ func (c *Client) ListRuntimes(ctx context.Context, userID string) ([]broker.Runt
 	return out, nil
 }
 
-// DeleteRuntime removes the user's runtime, atomically checking the owner.
+// DeleteRuntime removes the user's runtime (its key names the owner).
 // Errors: not_found (absent, expired or another user's), unavailable, internal.
 func (c *Client) DeleteRuntime(ctx context.Context, userID, id string) error {
 	ctx, cancel := c.op(ctx)
 	defer cancel()
 	n, err := c.scripts.deleteRuntime.Run(ctx, c.rdb,
-		[]string{c.runtimeKey(id), c.runtimeIndex(userID)}, userID, id).Int()
+		[]string{c.runtimeKey(userID, id), c.runtimeIndex(userID)}, id).Int()
 	if err != nil {
 		return mapErr(err)
 	}
@@ -145,7 +149,7 @@ func (c *Client) PutEvaluation(ctx context.Context, e broker.Evaluation) error {
 	}
 	ctx, cancel := c.op(ctx)
 	defer cancel()
-	return mapErr(c.rdb.Set(ctx, c.evaluationKey(e.ID), doc, c.opts.RecordTTL).Err())
+	return mapErr(c.rdb.Set(ctx, c.evaluationKey(e.UserID, e.ID), doc, c.opts.RecordTTL).Err())
 }
 
 // GetEvaluation returns the user's evaluation. Errors: not_found (absent,
@@ -153,7 +157,7 @@ func (c *Client) PutEvaluation(ctx context.Context, e broker.Evaluation) error {
 func (c *Client) GetEvaluation(ctx context.Context, userID, id string) (broker.Evaluation, error) {
 	ctx, cancel := c.op(ctx)
 	defer cancel()
-	b, err := c.rdb.Get(ctx, c.evaluationKey(id)).Bytes()
+	b, err := c.rdb.Get(ctx, c.evaluationKey(userID, id)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return broker.Evaluation{}, broker.ErrEvaluationNotFound()
 	}

@@ -12,15 +12,11 @@ type scripts struct {
 
 func newScripts() scripts {
 	return scripts{
-		// KEYS[1] record, KEYS[2] user index; ARGV[1] user id, ARGV[2] runtime id.
-		// Deletes the record only if it is the user's. Returns 1 if deleted.
+		// KEYS[1] record (its key names the user), KEYS[2] user index; ARGV[1]
+		// runtime id. Returns 1 if deleted.
 		deleteRuntime: redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local ok, d = pcall(cjson.decode, v)
-if not ok or type(d) ~= 'table' or d['user_id'] ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[2])
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
 return 1`),
 		// KEYS[1] generation, KEYS[2] cached list; ARGV[1] stamp, ARGV[2] doc, ARGV[3] ttl ms.
 		// Stores the list only while the generation still equals the stamp.

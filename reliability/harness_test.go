@@ -67,10 +67,11 @@ func newStack(t *testing.T) *stack {
 
 // brokerd is one brokerd serve process.
 type brokerd struct {
-	URL     string
-	logPath string
-	cmd     *exec.Cmd
-	done    chan struct{}
+	URL      string
+	AdminURL string // the admin listener (GET /metrics)
+	logPath  string
+	cmd      *exec.Cmd
+	done     chan struct{}
 }
 
 // env is the environment of a broker of this stack, plus extra.
@@ -82,6 +83,7 @@ func (s *stack) env(extra map[string]string) []string {
 		"BROKER_VAULT_SECRET_ID_FILE": s.secretIDFile,
 		"REDIS_URL":                   s.redis.URL,
 		"BROKER_LISTEN_ADDR":          "127.0.0.1:0",
+		"BROKER_ADMIN_ADDR":           "127.0.0.1:0",
 		"BROKER_LOG_LEVEL":            "info",
 		"BROKER_REQUEST_TIMEOUT":      reqTimeout.String(),
 		"BROKER_NAME_GRACE":           nameGrace.String(),
@@ -133,7 +135,7 @@ func (s *stack) startBroker(extra map[string]string) *brokerd {
 			t.Fatalf("brokerd did not listen within 30s:\n%s", b.logs())
 		}
 		time.Sleep(20 * time.Millisecond)
-		b.URL = listenURL(b.logs())
+		b.URL, b.AdminURL = listenURL(b.logs())
 	}
 	return b
 }
@@ -166,18 +168,19 @@ func (b *brokerd) stop() {
 	}
 }
 
-func listenURL(logs string) string {
+func listenURL(logs string) (string, string) {
 	sc := bufio.NewScanner(strings.NewReader(logs))
 	for sc.Scan() {
 		var l struct {
-			Msg  string `json:"message"`
-			Addr string `json:"addr"`
+			Msg   string `json:"message"`
+			Addr  string `json:"addr"`
+			Admin string `json:"admin_addr"`
 		}
 		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" && l.Addr != "" {
-			return "http://" + l.Addr
+			return "http://" + l.Addr, "http://" + l.Admin
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // user is an API user of the broker.

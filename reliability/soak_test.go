@@ -127,7 +127,7 @@ func p99(rs []result) time.Duration {
 // goroutines reads go_goroutines from brokerd's /metrics.
 func goroutines(t *testing.T, b *brokerd) int {
 	t.Helper()
-	a := newAPI(func() string { return b.URL }, 10*time.Second, 1)
+	a := newAPI(func() string { return b.AdminURL }, 10*time.Second, 1)
 	defer a.close()
 	res := a.do("", "GET", "/metrics", nil)
 	sc := bufio.NewScanner(strings.NewReader(string(res.Body)))

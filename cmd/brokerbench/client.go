@@ -18,10 +18,11 @@ import (
 // keep-alive connections to brokerd, enough idle connections for every
 // worker. It never retries: a failed request counts as an error.
 type brokerClient struct {
-	api *client.Client
+	api   *client.Client
+	admin *client.Client // where GET /metrics is served (brokerd's admin listener)
 }
 
-func newBrokerClient(url string) (*brokerClient, error) {
+func newBrokerClient(url, adminURL string) (*brokerClient, error) {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        1024,
@@ -34,7 +35,11 @@ func newBrokerClient(url string) (*brokerClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &brokerClient{api: api}, nil
+	admin, err := client.New(adminURL, "", client.WithHTTPClient(hc), client.WithRetry(client.Retry{}))
+	if err != nil {
+		return nil, err
+	}
+	return &brokerClient{api: api, admin: admin}, nil
 }
 
 // as returns the client for one user's API key.
@@ -43,11 +48,11 @@ func (b *brokerClient) as(key string) *client.Client { return b.api.WithKey(key)
 // done drops a call's answer and keeps its error.
 func done[T any](_ T, err error) error { return err }
 
-// vaultCalls scrapes /metrics and returns the number of Vault calls brokerd
+// vaultCalls scrapes /metrics (on the admin listener) and returns the number of Vault calls brokerd
 // made so far (broker_vault_request_duration_seconds_count, summed), and the
 // count by operation.
 func (b *brokerClient) vaultCalls(ctx context.Context) (float64, map[string]float64, error) {
-	text, err := b.api.Metrics(ctx)
+	text, err := b.admin.Metrics(ctx)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -46,7 +46,7 @@ broker_http_requests_total{route="/x",method="GET",status="200"} 99
 `)
 	}))
 	defer srv.Close()
-	bc, err := newBrokerClient(srv.URL)
+	bc, err := newBrokerClient(srv.URL, srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

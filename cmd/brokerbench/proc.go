@@ -228,12 +228,13 @@ func setupVault(ctx context.Context, brokerd string, v *vaultServer, dir string)
 // brokerdServer is a running `brokerd serve`.
 type brokerdServer struct {
 	*proc
-	url string
+	url   string
+	admin string // the admin listener (GET /metrics)
 }
 
 func startBrokerd(ctx context.Context, bin string, env []string, dir string) (*brokerdServer, error) {
 	lines := make(chan string, 64)
-	p, err := startProc("brokerd", bin, []string{"serve"}, append(env, "BROKER_LISTEN_ADDR=127.0.0.1:0"),
+	p, err := startProc("brokerd", bin, []string{"serve"}, append(env, "BROKER_LISTEN_ADDR=127.0.0.1:0", "BROKER_ADMIN_ADDR=127.0.0.1:0"),
 		filepath.Join(dir, "brokerd.log"), lines)
 	if err != nil {
 		return nil, err
@@ -245,9 +246,10 @@ func startBrokerd(ctx context.Context, bin string, env []string, dir string) (*b
 			var m struct {
 				Message string `json:"message"`
 				Addr    string `json:"addr"`
+				Admin   string `json:"admin_addr"`
 			}
 			if json.Unmarshal([]byte(line), &m) == nil && m.Message == "listening" && m.Addr != "" {
-				return &brokerdServer{proc: p, url: "http://" + m.Addr}, nil
+				return &brokerdServer{proc: p, url: "http://" + m.Addr, admin: "http://" + m.Admin}, nil
 			}
 		case <-p.done:
 			return nil, fmt.Errorf("brokerd exited: %v (see %s)", p.err, filepath.Join(dir, "brokerd.log"))

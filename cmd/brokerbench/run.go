@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer rc.Close()
-	bc, err := newBrokerClient(bd.url)
+	bc, err := newBrokerClient(bd.url, bd.admin)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func TestAPIOperationalRoutes(t *testing.T) {
 	if m["status"] != "ready" || obj(t, obj(t, m, "checks"), "vault")["status"] != "ok" || obj(t, obj(t, m, "checks"), "redis")["status"] != "ok" {
 		t.Errorf("readyz: %s", r.Body)
 	}
-	r = anon.do("GET", "/metrics", nil)
+	r = newClient(t, b.AdminURL, "").do("GET", "/metrics", nil)
 	wantStatus(t, r, 200)
 	if !strings.Contains(string(r.Body), "broker_http_requests_total") {
 		t.Errorf("metrics without broker_http_requests_total")

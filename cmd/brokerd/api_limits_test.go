@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,8 +77,15 @@ func TestAPIRateLimitRedis(t *testing.T) {
 	checkRetryAfter(t, r429, 20)
 	// Across replicas too, and with no key at all.
 	checkRetryAfter(t, c2.withKey("").do("GET", "/api/v1/runtimes", nil), 20)
-	// A valid key is not locked out by others' failures.
-	wantStatus(t, c2.withKey(other).do("GET", "/api/v1/runtimes", nil), 200)
+	// The limit is checked before the key is looked up: from this address a
+	// valid key is refused too (429 versus 200 would tell a guess's result).
+	checkRetryAfter(t, c2.withKey(other).do("GET", "/api/v1/runtimes", nil), 20)
+	// A valid key from another address is not locked out by these failures.
+	elsewhere := c2.withKey(other)
+	elsewhere.hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}).DialContext,
+	}}
+	wantStatus(t, elsewhere.do("GET", "/api/v1/runtimes", nil), 200)
 }
 
 // TestAPIWithoutRedis: without REDIS_URL one replica has the same features

@@ -13,6 +13,7 @@ import (
 // serveConfig is every setting of `brokerd serve`.
 type serveConfig struct {
 	Listen           string
+	AdminListen      string
 	Vault            vaultx.Config
 	RedisURL         string
 	SandboxVaultAddr string
@@ -21,6 +22,7 @@ type serveConfig struct {
 	RequestTimeout   time.Duration
 	ShutdownTimeout  time.Duration
 	NameGrace        time.Duration
+	BundleMaxAge     time.Duration
 	AuthCacheTTL     time.Duration
 	RatePerMinute    int
 	RateBurst        int
@@ -52,6 +54,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	var c serveConfig
 	fs := newFlagSet("serve", getenv, stderr)
 	fs.str(&c.Listen, "listen", "BROKER_LISTEN_ADDR", "127.0.0.1:8080", "address to serve the API on")
+	fs.str(&c.AdminListen, "admin-listen", "BROKER_ADMIN_ADDR", "", "address to serve operator endpoints (GET /metrics) on; empty: not served")
 	vaultFlags(fs, &c.Vault)
 	fs.str(&c.Vault.RoleIDFile, "role-id-file", "BROKER_VAULT_ROLE_ID_FILE", "", "file holding the AppRole role_id")
 	fs.str(&c.Vault.SecretIDFile, "secret-id-file", "BROKER_VAULT_SECRET_ID_FILE", "", "file holding the AppRole secret_id")
@@ -62,6 +65,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.dur(&c.RequestTimeout, "request-timeout", "BROKER_REQUEST_TIMEOUT", 30*time.Second, "bound on one API request")
 	fs.dur(&c.ShutdownTimeout, "shutdown-timeout", "BROKER_SHUTDOWN_TIMEOUT", 30*time.Second, "how long in-flight requests may drain on SIGTERM")
 	fs.dur(&c.NameGrace, "name-grace", "BROKER_NAME_GRACE", 30*time.Second, "age after which a name reservation whose secret was never written (a replica died mid-create) may be taken over; at least --request-timeout")
+	fs.dur(&c.BundleMaxAge, "bundle-max-age", "BROKER_BUNDLE_MAX_AGE", 0, "age after which a sandbox bundle (plaintext, normally deleted within its request) left by a crashed replica is destroyed by the sweep every replica runs at start and every half of this; default 2 x --request-timeout, at least --request-timeout")
 	fs.dur(&c.AuthCacheTTL, "auth-cache-ttl", "BROKER_AUTH_CACHE_TTL", broker.DefaultAuthCacheTTL, "how long an API key lookup is cached (a revoked key works at most this long)")
 	fs.int(&c.RatePerMinute, "rate-per-minute", "BROKER_RATE_PER_MINUTE", 600, "requests per minute per API key")
 	fs.int(&c.RateBurst, "rate-burst", "BROKER_RATE_BURST", 100, "burst per API key")
@@ -95,10 +99,17 @@ func (c *serveConfig) validate() error {
 		return usagef("BROKER_WRAP_TTL (%s) exceeds BROKER_MAX_WRAP_TTL (%s)", c.WrapTTL, c.MaxWrapTTL)
 	case c.RatePerMinute <= 0 || c.RateBurst <= 0 || c.AuthFailPerMin <= 0:
 		return usagef("rate limits must be positive")
+	case c.BundleMaxAge < 0:
+		return usagef("BROKER_BUNDLE_MAX_AGE must be positive")
+	case c.BundleMaxAge > 0 && c.BundleMaxAge < c.RequestTimeout:
+		return usagef("BROKER_BUNDLE_MAX_AGE (%s) is shorter than BROKER_REQUEST_TIMEOUT (%s): the sweep could destroy the bundle of a provisioning still in flight", c.BundleMaxAge, c.RequestTimeout)
 	case c.NameGrace < c.RequestTimeout:
 		return usagef("BROKER_NAME_GRACE (%s) is shorter than BROKER_REQUEST_TIMEOUT (%s): a slow create could lose its name to a takeover and leave two secrets of one name", c.NameGrace, c.RequestTimeout)
 	case c.Limits.MaxSecretsPerUser <= 0 || c.Limits.MaxValueBytes <= 0 || c.Limits.MaxSecretIDs <= 0 || c.Limits.MaxEvalItems <= 0:
 		return usagef("limits must be positive")
+	}
+	if c.BundleMaxAge == 0 {
+		c.BundleMaxAge = 2 * c.RequestTimeout
 	}
 	if _, err := c.presets(); err != nil {
 		return err

@@ -49,10 +49,12 @@ func mapEnv(m map[string]string) func(string) string {
 
 // brokerProc is a brokerd `serve` running in-process on a free port.
 type brokerProc struct {
-	URL    string
-	Logs   *testenv.SyncBuffer
-	cancel context.CancelFunc
-	done   chan error
+	URL string
+	// AdminURL is the operator listener's (metrics), "" when not enabled.
+	AdminURL string
+	Logs     *testenv.SyncBuffer
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 // startBroker runs `brokerd serve` with AppRole credentials from c and the
@@ -64,10 +66,15 @@ func startBroker(t *testing.T, c configured, extra map[string]string) *brokerPro
 		"BROKER_VAULT_ROLE_ID_FILE":   c.roleIDFile,
 		"BROKER_VAULT_SECRET_ID_FILE": c.secretIDFile,
 		"BROKER_LISTEN_ADDR":          "127.0.0.1:0",
+		"BROKER_ADMIN_ADDR":           "127.0.0.1:0",
 		"BROKER_LOG_LEVEL":            "debug",
 	}
 	for k, v := range extra {
-		env[k] = v
+		if v == "" {
+			delete(env, k)
+		} else {
+			env[k] = v
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &brokerProc{Logs: &testenv.SyncBuffer{}, cancel: cancel, done: make(chan error, 1)}
@@ -84,7 +91,7 @@ func startBroker(t *testing.T, c configured, extra map[string]string) *brokerPro
 			cancel()
 			t.Fatalf("brokerd serve did not listen within 20s\n%s", p.Logs.String())
 		}
-		p.URL = listenAddr(p.Logs.String())
+		p.URL, p.AdminURL = listenAddr(p.Logs.String())
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Cleanup(p.Stop)
@@ -104,19 +111,25 @@ func (p *brokerProc) Stop() {
 	}
 }
 
-// listenAddr finds the "listening" log line and returns the broker's URL.
-func listenAddr(logs string) string {
+// listenAddr finds the "listening" log line and returns the broker's URL and
+// its admin listener's ("" when not enabled).
+func listenAddr(logs string) (string, string) {
 	sc := bufio.NewScanner(strings.NewReader(logs))
 	for sc.Scan() {
 		var line struct {
-			Msg  string `json:"message"`
-			Addr string `json:"addr"`
+			Msg   string `json:"message"`
+			Addr  string `json:"addr"`
+			Admin string `json:"admin_addr"`
 		}
 		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" && line.Addr != "" {
-			return "http://" + line.Addr
+			admin := ""
+			if line.Admin != "" {
+				admin = "http://" + line.Admin
+			}
+			return "http://" + line.Addr, admin
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // newAPIKey issues a key for user straight into Vault with the root token,

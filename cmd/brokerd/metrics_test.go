@@ -27,7 +27,7 @@ func TestMetricsExposeSeriesWithoutIdentifiers(t *testing.T) {
 	}
 	c.do("GET", "/api/v1/user/secrets/"+id, nil)
 
-	m := newClient(t, b.URL, "").do("GET", "/metrics", nil)
+	m := newClient(t, b.AdminURL, "").do("GET", "/metrics", nil)
 	if m.Status != 200 {
 		t.Fatalf("/metrics: %d", m.Status)
 	}
@@ -53,5 +53,33 @@ func TestMetricsExposeSeriesWithoutIdentifiers(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Errorf("/metrics contains an identifier or value it must not: %q", secret)
 		}
+	}
+}
+
+// TestMetricsOnlyOnAdminListener: /metrics is not served on the API
+// listener (404), only on BROKER_ADMIN_ADDR, which serves nothing else; with
+// BROKER_ADMIN_ADDR unset there is no admin listener at all.
+func TestMetricsOnlyOnAdminListener(t *testing.T) {
+	v := shared.Vault(t)
+	cfg := setupVault(t, v)
+	b := startBroker(t, cfg, nil)
+	if r := newClient(t, b.URL, "").do("GET", "/metrics", nil); r.Status != 404 || strings.Contains(string(r.Body), "go_goroutines") {
+		t.Errorf("GET /metrics on the API listener: %d, want 404", r.Status)
+	}
+	if b.AdminURL == "" {
+		t.Fatal("no admin_addr in the listening line with BROKER_ADMIN_ADDR set")
+	}
+	admin := newClient(t, b.AdminURL, "")
+	if r := admin.do("GET", "/metrics", nil); r.Status != 200 || !strings.Contains(string(r.Body), "broker_http_requests_total") {
+		t.Errorf("GET /metrics on the admin listener: %d", r.Status)
+	}
+	for _, p := range []string{"/api/v1/user/secrets", "/healthz", "/openapi.json"} {
+		if r := admin.do("GET", p, nil); r.Status != 404 {
+			t.Errorf("admin listener GET %s: %d, want 404", p, r.Status)
+		}
+	}
+	off := startBroker(t, cfg, map[string]string{"BROKER_ADMIN_ADDR": ""})
+	if off.AdminURL != "" {
+		t.Errorf("admin listener %s without BROKER_ADMIN_ADDR", off.AdminURL)
 	}
 }

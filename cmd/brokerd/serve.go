@@ -53,10 +53,18 @@ func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (store
 	if err != nil {
 		return stores{}, usagef("rate limit: %v", err)
 	}
-	fail, err := redisx.NewLimiter(rc, cfg.AuthFailPerMin, time.Minute, cfg.AuthFailPerMin)
+	sharedFail, err := redisx.NewLimiter(rc, cfg.AuthFailPerMin, time.Minute, cfg.AuthFailPerMin)
 	if err != nil {
 		return stores{}, usagef("auth failure limit: %v", err)
 	}
+	// With Redis down the failed-authentication limit still holds, per replica.
+	localFail, err := inproc.NewLimiter(time.Now, cfg.AuthFailPerMin, time.Minute, cfg.AuthFailPerMin, 0)
+	if err != nil {
+		return stores{}, usagef("auth failure limit: %v", err)
+	}
+	fail := broker.FallbackLimiter{Primary: sharedFail, Fallback: localFail, Warn: func(ctx context.Context, component string, err error) {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("component", component).Msg("shared rate limiter unavailable; per-replica limit applied")
+	}}
 	return stores{
 		records: rc, cache: rc.ListCache(), idem: rc.Idempotency(), limiter: lim, authFail: fail,
 		redis: rc, close: func() { _ = rc.Close() },
@@ -91,6 +99,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer vc.Close()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go sweepBundles(sweepCtx, vc, cfg.BundleMaxAge, cfg.RequestTimeout, log)
 	st, err := openStores(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -125,10 +136,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("vault", cfg.Vault.Addr).Bool("redis", cfg.RedisURL != "").
-		Str("wrap_ttl", cfg.WrapTTL.String()).Msg("listening")
-	errc := make(chan error, 1)
+	admin, err := listenAdmin(cfg.AdminListen, srv.AdminHandler())
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	ev := log.Info().Str("addr", ln.Addr().String()).Str("vault", cfg.Vault.Addr).Bool("redis", cfg.RedisURL != "").
+		Str("wrap_ttl", cfg.WrapTTL.String())
+	if admin != nil {
+		ev = ev.Str("admin_addr", admin.addr)
+	}
+	ev.Msg("listening")
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if admin != nil {
+		go func() { errc <- admin.hs.Serve(admin.ln) }()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -137,6 +160,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info().Msg("shutting down: draining in-flight requests")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
+	if admin != nil {
+		_ = admin.hs.Shutdown(sctx)
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		return err
 	}
@@ -145,6 +171,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// adminServer is the operator listener (metrics), apart from the API's.
+type adminServer struct {
+	ln   net.Listener
+	hs   *http.Server
+	addr string
+}
+
+// listenAdmin opens the admin listener on addr; nil when addr is empty.
+func listenAdmin(addr string, h http.Handler) (*adminServer, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, usagef("BROKER_ADMIN_ADDR %q: %v", addr, err)
+	}
+	return &adminServer{ln: ln, addr: ln.Addr().String(), hs: &http.Server{
+		Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 16 << 10,
+	}}, nil
 }
 
 // errMessage returns a coded error's caller-safe message.

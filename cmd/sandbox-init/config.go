@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -81,9 +83,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	case token != "" && file != "":
 		return c, errors.New("set only one of BROKER_BOOTSTRAP_TOKEN and BROKER_BOOTSTRAP_TOKEN_FILE")
 	case file != "":
-		b, err := os.ReadFile(file)
+		b, err := readTokenFile(file)
 		if err != nil {
-			return c, fmt.Errorf("read BROKER_BOOTSTRAP_TOKEN_FILE: %w", err)
+			return c, err
 		}
 		c.token, c.tokenFile = strings.TrimSpace(string(b)), file
 		if c.token == "" {
@@ -98,6 +100,39 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, errors.New("the bootstrap token contains whitespace")
 	}
 	return c, nil
+}
+
+// maxTokenFile bounds what is read from the token file (a token is ~100 bytes).
+const maxTokenFile = 4 << 10
+
+// readTokenFile reads the token file, refusing a symlink (O_NOFOLLOW, so a
+// link to another file is never read, sent to Vault or emptied) and anything
+// but a regular file.
+func readTokenFile(path string) ([]byte, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("BROKER_BOOTSTRAP_TOKEN_FILE %s is a symlink: name the file itself", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read BROKER_BOOTSTRAP_TOKEN_FILE: %w", &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read BROKER_BOOTSTRAP_TOKEN_FILE: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("BROKER_BOOTSTRAP_TOKEN_FILE %s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read BROKER_BOOTSTRAP_TOKEN_FILE: %w", err)
+	}
+	if len(b) > maxTokenFile {
+		return nil, fmt.Errorf("BROKER_BOOTSTRAP_TOKEN_FILE %s is larger than %d bytes: not a token file", path, maxTokenFile)
+	}
+	return b, nil
 }
 
 // parseDeadline accepts a Go duration ("30s", "1m") or a number of seconds.

@@ -23,10 +23,11 @@ Looks up the bootstrap token, checks that its creation path is
 the variables to PATH (mode 0400, for "set -a; . PATH") or runs CMD with them.
 
 Environment: VAULT_ADDR, BROKER_SANDBOX_ID, BROKER_BOOTSTRAP_TOKEN or
-BROKER_BOOTSTRAP_TOKEN_FILE (emptied after use when writable), BROKER_KV_MOUNT
-(default broker), BROKER_INIT_DEADLINE (default 30s), BROKER_BOOTSTRAP_ACCESSOR
-(optional, logged), VAULT_CACERT, VAULT_CAPATH, VAULT_CLIENT_CERT,
-VAULT_CLIENT_KEY, VAULT_TLS_SERVER_NAME, VAULT_SKIP_VERIFY.
+BROKER_BOOTSTRAP_TOKEN_FILE (a regular file, not a symlink; emptied after use
+when writable), BROKER_KV_MOUNT (default broker), BROKER_INIT_DEADLINE
+(default 30s), BROKER_BOOTSTRAP_ACCESSOR (optional, logged), VAULT_CACERT,
+VAULT_CAPATH, VAULT_CLIENT_CERT, VAULT_CLIENT_KEY, VAULT_TLS_SERVER_NAME,
+VAULT_SKIP_VERIFY.
 
 Exit codes: 0 success; 1 bundle refused, env file or workload failed;
 2 usage or configuration error; 3 Vault unreachable until the deadline;

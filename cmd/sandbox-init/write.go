@@ -29,6 +29,10 @@ func createPending(path string) (*pendingFile, error) {
 	if dir == "" {
 		dir = "."
 	}
+	// The rename over the target would fail after the token is spent.
+	if st, err := os.Lstat(path); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("--out %q is an existing directory: name a file", path)
+	}
 	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("cannot create the env file in %s: %w", dir, err)

@@ -41,3 +41,29 @@ func limiterConcurrent(t *testing.T, s Subject) {
 		t.Fatalf("20 concurrent Allows with burst 5: %d allowed", allowed)
 	}
 }
+
+// limiterPeek: Peek never takes an event and says what Allow would.
+func limiterPeek(t *testing.T, s Subject) {
+	c := ctx(t)
+	const burst = 2
+	lim := s.NewLimiter(t, 1, time.Second, burst)
+	for range 5 {
+		if d, err := lim.Peek(c, "key-p"); err != nil || !d.Allowed {
+			t.Fatalf("Peek of a fresh key = %+v, %v; want allowed", d, err)
+		}
+	}
+	for i := range burst {
+		if d, err := lim.Allow(c, "key-p"); err != nil || !d.Allowed {
+			t.Fatalf("Allow #%d after Peeks = %+v, %v; want allowed (Peek took an event)", i, d, err)
+		}
+	}
+	d, err := lim.Peek(c, "key-p")
+	must(t, err, "Peek past the burst")
+	if d.Allowed || d.RetryAfter <= 0 || d.RetryAfter > time.Second {
+		t.Fatalf("Peek past the burst = %+v; want denied with 0 < RetryAfter <= 1s", d)
+	}
+	s.Advance(t, d.RetryAfter+100*time.Millisecond)
+	if d, err := lim.Peek(c, "key-p"); err != nil || !d.Allowed {
+		t.Fatalf("Peek after RetryAfter = %+v, %v; want allowed", d, err)
+	}
+}

@@ -60,6 +60,7 @@ var cases = []behaviour{
 	{"idempotency concurrent begin", idempotencyConcurrent},
 	{"limiter", limiter},
 	{"limiter concurrent", limiterConcurrent},
+	{"limiter peek", limiterPeek},
 }
 
 func ctx(t *testing.T) context.Context {
