@@ -49,8 +49,10 @@ func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// Wrap returns a coded error with a caller-safe message and an underlying cause.
-func Wrap(code Code, err error, message string) *Error {
+// WithCode returns a coded error with a caller-safe message and an underlying
+// cause (kept for logs, reachable with errors.Is/As, never shown to callers).
+// Not to be confused with Bootstrapper.Wrap, which wraps a response.
+func WithCode(code Code, err error, message string) *Error {
 	return &Error{Code: code, Message: message, Err: err}
 }
 

@@ -46,7 +46,7 @@ func EncodeRuntime(r Runtime) ([]byte, error) {
 	}
 	b, err := json.Marshal(runtimeDoc{UserID: r.UserID, Runtime: r.WithoutBootstrap()})
 	if err != nil {
-		return nil, Wrap(CodeInternal, err, "encode runtime record")
+		return nil, WithCode(CodeInternal, err, "encode runtime record")
 	}
 	return b, nil
 }
@@ -55,7 +55,7 @@ func EncodeRuntime(r Runtime) ([]byte, error) {
 func DecodeRuntime(b []byte) (Runtime, error) {
 	var d runtimeDoc
 	if err := json.Unmarshal(b, &d); err != nil {
-		return Runtime{}, Wrap(CodeInternal, err, "decode runtime record")
+		return Runtime{}, WithCode(CodeInternal, err, "decode runtime record")
 	}
 	d.Runtime.UserID = d.UserID
 	return d.Runtime, nil
@@ -69,7 +69,7 @@ func EncodeEvaluation(e Evaluation) ([]byte, error) {
 	}
 	b, err := json.Marshal(evaluationDoc{UserID: e.UserID, Evaluation: e.WithoutBootstraps()})
 	if err != nil {
-		return nil, Wrap(CodeInternal, err, "encode evaluation record")
+		return nil, WithCode(CodeInternal, err, "encode evaluation record")
 	}
 	return b, nil
 }
@@ -78,7 +78,7 @@ func EncodeEvaluation(e Evaluation) ([]byte, error) {
 func DecodeEvaluation(b []byte) (Evaluation, error) {
 	var d evaluationDoc
 	if err := json.Unmarshal(b, &d); err != nil {
-		return Evaluation{}, Wrap(CodeInternal, err, "decode evaluation record")
+		return Evaluation{}, WithCode(CodeInternal, err, "decode evaluation record")
 	}
 	d.Evaluation.UserID = d.UserID
 	return d.Evaluation, nil

@@ -256,7 +256,7 @@ func (s *Service) writeVersion(ctx context.Context, userID, id string, w SecretW
 		}
 		select {
 		case <-ctx.Done():
-			return Secret{}, Wrap(CodeUnavailable, ctx.Err(), "request cancelled")
+			return Secret{}, WithCode(CodeUnavailable, ctx.Err(), "request cancelled")
 		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
 		}
 	}

@@ -53,7 +53,7 @@ func (s *Idempotency) Begin(ctx context.Context, key string, ttl time.Duration) 
 	case string:
 		var d idemDoc
 		if err := json.Unmarshal([]byte(v), &d); err != nil {
-			return nil, false, broker.Wrap(broker.CodeInternal, err, "decode idempotency record")
+			return nil, false, broker.WithCode(broker.CodeInternal, err, "decode idempotency record")
 		}
 		if d.State != "done" || d.Response == nil {
 			return nil, false, errInProgress()
@@ -72,7 +72,7 @@ func (s *Idempotency) Complete(ctx context.Context, key string, resp broker.Stor
 	}
 	doc, err := json.Marshal(idemDoc{State: "done", Response: &resp})
 	if err != nil {
-		return broker.Wrap(broker.CodeInternal, err, "encode idempotency record")
+		return broker.WithCode(broker.CodeInternal, err, "encode idempotency record")
 	}
 	ctx, cancel := s.c.op(ctx)
 	defer cancel()

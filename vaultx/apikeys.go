@@ -46,7 +46,7 @@ func (c *Client) PutAPIKey(ctx context.Context, k broker.APIKey) error {
 	d := apiKeyData{UserID: k.UserID, Label: k.Label, CreatedAt: k.CreatedAt.UTC()}
 	if _, err := c.kvWrite(ctx, apiKeyPath(k.ID), d, 0); err != nil {
 		if isCASMismatch(err) {
-			return broker.Wrap(broker.CodeConflict, err, "api key already exists")
+			return broker.WithCode(broker.CodeConflict, err, "api key already exists")
 		}
 		return mapErr(err, "store api key", nil)
 	}

@@ -23,7 +23,7 @@ func (c *Client) ReserveName(ctx context.Context, userID, name, secretID string)
 	}
 	_, err := c.kvWrite(ctx, namePath(userID, name), nameData{secretID}, 0)
 	if isCASMismatch(err) {
-		return broker.Wrap(broker.CodeConflict, err, "a secret with this name already exists")
+		return broker.WithCode(broker.CodeConflict, err, "a secret with this name already exists")
 	}
 	return mapErr(err, "reserve secret name", nil)
 }
@@ -52,7 +52,7 @@ func (c *Client) RebindName(ctx context.Context, userID, name, secretID string, 
 	}
 	_, err := c.kvWrite(ctx, namePath(userID, name), nameData{secretID}, entry.Version)
 	if isCASMismatch(err) {
-		return broker.Wrap(broker.CodeConflict, err, "the name was rebound concurrently")
+		return broker.WithCode(broker.CodeConflict, err, "the name was rebound concurrently")
 	}
 	return mapErr(err, "rebind secret name", nil)
 }

@@ -47,7 +47,7 @@ func (c *Client) KeyInfo(ctx context.Context) (KeyInfo, error) {
 		MinEncryptionVersion int    `json:"min_encryption_version"`
 	}
 	if err := env.decode(&d); err != nil || d.LatestVersion < 1 {
-		return KeyInfo{}, broker.Wrap(broker.CodeInternal, err, "read transit key: malformed vault answer")
+		return KeyInfo{}, broker.WithCode(broker.CodeInternal, err, "read transit key: malformed vault answer")
 	}
 	return KeyInfo(d), nil
 }

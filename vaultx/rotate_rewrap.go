@@ -218,7 +218,7 @@ func interrupted(ctx context.Context, err error) error {
 	if ctx.Err() == nil {
 		return err
 	}
-	return broker.Wrap(broker.CodeUnavailable, ctx.Err(), "rewrap interrupted: run it again to finish")
+	return broker.WithCode(broker.CodeUnavailable, ctx.Err(), "rewrap interrupted: run it again to finish")
 }
 
 // userIDs lists the user folders under users/.

@@ -31,7 +31,7 @@ func (c *Client) rewrapBatch(ctx context.Context, userID string, cts []string) (
 	}
 	if env != nil {
 		if derr := env.decode(&d); derr != nil {
-			return nil, broker.Wrap(broker.CodeInternal, derr, "rewrap: malformed vault answer")
+			return nil, broker.WithCode(broker.CodeInternal, derr, "rewrap: malformed vault answer")
 		}
 	}
 	if len(d.BatchResults) != len(cts) {

@@ -77,7 +77,7 @@ func (c *Client) CreateSecret(ctx context.Context, w broker.SecretWrite) (broker
 	v, err := c.kvWrite(ctx, p, dataOf(w), 0)
 	if err != nil {
 		if isCASMismatch(err) {
-			return broker.Secret{}, broker.Wrap(broker.CodeConflict, err, "secret already exists")
+			return broker.Secret{}, broker.WithCode(broker.CodeConflict, err, "secret already exists")
 		}
 		return broker.Secret{}, mapErr(err, "create secret", nil)
 	}
@@ -111,7 +111,7 @@ func (c *Client) UpdateSecret(ctx context.Context, w broker.SecretWrite, casVers
 			if statusOf(merr) == http.StatusNotFound || (merr == nil && m.CurrentVersion == 0) {
 				return broker.Secret{}, errSecretNotFound()
 			}
-			return broker.Secret{}, broker.Wrap(broker.CodeConflict, err, "secret was modified concurrently")
+			return broker.Secret{}, broker.WithCode(broker.CodeConflict, err, "secret was modified concurrently")
 		}
 		return broker.Secret{}, mapErr(err, "update secret", errSecretNotFound())
 	}

@@ -356,7 +356,7 @@ func (s *setup) secretID(ctx context.Context) error {
 			}
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return broker.Wrap(broker.CodeInvalid, err, "setup: cannot read secret_id file "+s.o.SecretIDFile)
+		return broker.WithCode(broker.CodeInvalid, err, "setup: cannot read secret_id file "+s.o.SecretIDFile)
 	}
 	sec, err := s.admin.Logical().WriteWithContext(ctx, s.rolePath()+"/secret-id", map[string]any{})
 	if err != nil {
@@ -383,7 +383,7 @@ func writeFileAtomic(path string, b []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return broker.Wrap(broker.CodeInvalid, err, "cannot write "+path)
+		return broker.WithCode(broker.CodeInvalid, err, "cannot write "+path)
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
@@ -401,7 +401,7 @@ func writeFileAtomic(path string, b []byte) error {
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
-		return broker.Wrap(broker.CodeInvalid, err, "cannot write "+path)
+		return broker.WithCode(broker.CodeInvalid, err, "cannot write "+path)
 	}
 	return nil
 }
