@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/layout"
 )
 
 // KV v2 answers, decoded.
@@ -44,8 +45,8 @@ type kvVersionInfo struct {
 	Destroyed    bool      `json:"destroyed"`
 }
 
-func (c *Client) dataPath(p string) string { return c.cfg.KVMount + "/data/" + p }
-func (c *Client) metaPath(p string) string { return c.cfg.KVMount + "/metadata/" + p }
+func (c *Client) dataPath(p string) string { return layout.DataPath(c.cfg.KVMount, p) }
+func (c *Client) metaPath(p string) string { return layout.MetadataPath(c.cfg.KVMount, p) }
 
 // kvWrite writes data at p. cas < 0 means no check-and-set.
 func (c *Client) kvWrite(ctx context.Context, p string, data any, cas int) (kvVersion, error) {

@@ -4,13 +4,12 @@ import (
 	"context"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/layout"
 )
 
 type nameData struct {
 	SecretID string `json:"secret_id"`
 }
-
-func namePath(userID, name string) string { return "users/" + userID + "/names/" + name }
 
 func errNameNotFound() *broker.Error { return broker.Errorf(broker.CodeNotFound, "name not found") }
 
@@ -21,7 +20,7 @@ func (c *Client) ReserveName(ctx context.Context, userID, name, secretID string)
 	if err := segments("user_id", userID, "name", name, "secret_id", secretID); err != nil {
 		return err
 	}
-	_, err := c.kvWrite(ctx, namePath(userID, name), nameData{secretID}, 0)
+	_, err := c.kvWrite(ctx, layout.NamePath(userID, name), nameData{secretID}, 0)
 	if isCASMismatch(err) {
 		return broker.WithCode(broker.CodeConflict, err, "a secret with this name already exists")
 	}
@@ -34,7 +33,7 @@ func (c *Client) NameOwner(ctx context.Context, userID, name string) (broker.Nam
 	if err := segments("user_id", userID, "name", name); err != nil {
 		return broker.NameEntry{}, err
 	}
-	d, meta, err := kvReadInto[nameData](ctx, c, namePath(userID, name), 0)
+	d, meta, err := kvReadInto[nameData](ctx, c, layout.NamePath(userID, name), 0)
 	if err == nil && d.SecretID == "" {
 		err = errNoData
 	}
@@ -50,7 +49,7 @@ func (c *Client) RebindName(ctx context.Context, userID, name, secretID string, 
 	if err := segments("user_id", userID, "name", name, "secret_id", secretID); err != nil {
 		return err
 	}
-	_, err := c.kvWrite(ctx, namePath(userID, name), nameData{secretID}, entry.Version)
+	_, err := c.kvWrite(ctx, layout.NamePath(userID, name), nameData{secretID}, entry.Version)
 	if isCASMismatch(err) {
 		return broker.WithCode(broker.CodeConflict, err, "the name was rebound concurrently")
 	}
@@ -63,5 +62,5 @@ func (c *Client) ReleaseName(ctx context.Context, userID, name string) error {
 	if err := segments("user_id", userID, "name", name); err != nil {
 		return err
 	}
-	return mapErr(c.kvDelete(ctx, namePath(userID, name)), "release secret name", nil)
+	return mapErr(c.kvDelete(ctx, layout.NamePath(userID, name)), "release secret name", nil)
 }

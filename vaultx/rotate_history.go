@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/layout"
 )
 
 // KeyVersionScan counts the transit key versions that stored secret versions
@@ -157,7 +158,7 @@ func (s *KeyVersionScan) add(sec scannedSecret) {
 }
 
 func (c *Client) scanSecret(ctx context.Context, user, id string) (scannedSecret, error) {
-	p := secretPath(user, id)
+	p := layout.SecretPath(user, id)
 	m, err := c.kvMetaRead(ctx, p)
 	if statusOf(err) == http.StatusNotFound {
 		return scannedSecret{}, nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/internal/testenv"
+	"github.com/acme/secretsbroker/layout"
 )
 
 // rotFixture is a token-auth client on the shared Vault with its own KV
@@ -114,7 +115,7 @@ func (f rotFixture) update(t *testing.T, s *seeded, value string) {
 // versionData reads one version's data as stored.
 func (f rotFixture) versionData(t *testing.T, s *seeded, version int) map[string]any {
 	t.Helper()
-	d, _, err := kvReadInto[map[string]any](testCtx(t), f.c, secretPath(s.user, s.id), version)
+	d, _, err := kvReadInto[map[string]any](testCtx(t), f.c, layout.SecretPath(s.user, s.id), version)
 	if err != nil {
 		t.Fatalf("read %s v%d: %v", s.id, version, err)
 	}
@@ -144,7 +145,7 @@ func (f rotFixture) checkCurrent(t *testing.T, s *seeded, want int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := f.c.kvMetaRead(ctx, secretPath(s.user, s.id))
+	m, err := f.c.kvMetaRead(ctx, layout.SecretPath(s.user, s.id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func (f rotFixture) checkCurrent(t *testing.T, s *seeded, want int) {
 // rewrappedVersions counts the versions of s marked "rewrapped".
 func (f rotFixture) rewrappedVersions(t *testing.T, s *seeded) int {
 	t.Helper()
-	m, err := f.c.kvMetaRead(testCtx(t), secretPath(s.user, s.id))
+	m, err := f.c.kvMetaRead(testCtx(t), layout.SecretPath(s.user, s.id))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/layout"
 )
 
 // Defaults and bounds of RewrapOptions.
@@ -223,7 +224,7 @@ func interrupted(ctx context.Context, err error) error {
 
 // userIDs lists the user folders under users/.
 func (c *Client) userIDs(ctx context.Context) ([]string, error) {
-	keys, err := c.kvList(ctx, "users")
+	keys, err := c.kvList(ctx, layout.AreaUsers)
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +313,7 @@ const (
 // readCurrent reads one secret's current version and classifies it; cur is
 // set for a stale one.
 func (r *rewrapRun) readCurrent(ctx context.Context, user, id string) (*current, state, error) {
-	data, v, err := kvReadInto[map[string]any](ctx, r.c, secretPath(user, id), 0)
+	data, v, err := kvReadInto[map[string]any](ctx, r.c, layout.SecretPath(user, id), 0)
 	if errors.Is(err, errNoData) || statusOf(err) == http.StatusNotFound {
 		return nil, gone, nil
 	}
@@ -389,7 +390,7 @@ func (r *rewrapRun) rewrapAndWrite(ctx context.Context, user string, batch []*cu
 // check-and-set it re-reads the secret: nil when there is nothing left to
 // do, else the new current version to rewrap again.
 func (r *rewrapRun) write(ctx context.Context, user string, cur *current, ct string) (*current, error) {
-	p := secretPath(user, cur.id)
+	p := layout.SecretPath(user, cur.id)
 	data := maps.Clone(cur.data)
 	data["ciphertext"] = ct
 	data["rewrapped"] = true

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/layout"
 )
 
 // Custom metadata keys of a secret (KV v2 custom_metadata, strings only).
@@ -37,8 +38,6 @@ type secretData struct {
 func dataOf(w broker.SecretWrite) secretData {
 	return secretData{Ciphertext: w.Ciphertext, MaskedValue: w.MaskedValue, Fingerprint: w.Fingerprint, Name: w.Name, Provider: w.Provider}
 }
-
-func secretPath(userID, secretID string) string { return "users/" + userID + "/secrets/" + secretID }
 
 func errSecretNotFound() *broker.Error { return broker.Errorf(broker.CodeNotFound, "secret not found") }
 
@@ -72,7 +71,7 @@ func (c *Client) CreateSecret(ctx context.Context, w broker.SecretWrite) (broker
 	if err := checkSecretIDs(w.UserID, w.SecretID); err != nil {
 		return broker.Secret{}, err
 	}
-	p := secretPath(w.UserID, w.SecretID)
+	p := layout.SecretPath(w.UserID, w.SecretID)
 	createdAt := time.Now().UTC()
 	v, err := c.kvWrite(ctx, p, dataOf(w), 0)
 	if err != nil {
@@ -103,7 +102,7 @@ func (c *Client) UpdateSecret(ctx context.Context, w broker.SecretWrite, casVers
 	if casVersion < 1 {
 		return broker.Secret{}, broker.Invalid(broker.FieldError{Field: "version", Message: "must be at least 1"})
 	}
-	p := secretPath(w.UserID, w.SecretID)
+	p := layout.SecretPath(w.UserID, w.SecretID)
 	v, err := c.kvWrite(ctx, p, dataOf(w), casVersion)
 	if err != nil {
 		if isCASMismatch(err) {
@@ -160,7 +159,7 @@ func (c *Client) GetSecret(ctx context.Context, userID, secretID string) (broker
 }
 
 func (c *Client) getSecret(ctx context.Context, userID, secretID string) (broker.Secret, error) {
-	p := secretPath(userID, secretID)
+	p := layout.SecretPath(userID, secretID)
 	m, err := c.kvMetaRead(ctx, p)
 	if err != nil {
 		return broker.Secret{}, err
@@ -243,7 +242,7 @@ func (c *Client) ListSecrets(ctx context.Context, userID string) ([]broker.Secre
 }
 
 func (c *Client) secretIDs(ctx context.Context, userID string) ([]string, error) {
-	keys, err := c.kvList(ctx, "users/"+userID+"/secrets")
+	keys, err := c.kvList(ctx, layout.UserFolder(userID, layout.SubSecrets))
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +297,7 @@ func (c *Client) NamedCiphertexts(ctx context.Context, userID string, secretIDs 
 	}
 	out := make([]broker.NamedCiphertext, len(secretIDs))
 	err := parallel(ctx, len(secretIDs), func(ctx context.Context, i int) error {
-		d, _, err := kvReadInto[secretData](ctx, c, secretPath(userID, secretIDs[i]), 0)
+		d, _, err := kvReadInto[secretData](ctx, c, layout.SecretPath(userID, secretIDs[i]), 0)
 		if err != nil {
 			return err
 		}
@@ -322,7 +321,7 @@ func (c *Client) Versions(ctx context.Context, userID, secretID string) ([]broke
 	if err := checkSecretIDs(userID, secretID); err != nil {
 		return nil, err
 	}
-	p := secretPath(userID, secretID)
+	p := layout.SecretPath(userID, secretID)
 	m, err := c.kvMetaRead(ctx, p)
 	if err != nil {
 		return nil, mapErr(err, "list secret versions", errSecretNotFound())
@@ -374,7 +373,7 @@ func (c *Client) VersionCiphertext(ctx context.Context, userID, secretID string,
 	if version < 1 {
 		return "", broker.Errorf(broker.CodeNotFound, "secret version not found")
 	}
-	d, _, err := kvReadInto[secretData](ctx, c, secretPath(userID, secretID), version)
+	d, _, err := kvReadInto[secretData](ctx, c, layout.SecretPath(userID, secretID), version)
 	if err == nil && d.Ciphertext == "" {
 		err = errNoData
 	}
@@ -391,7 +390,7 @@ func (c *Client) DeleteSecret(ctx context.Context, userID, secretID string) erro
 	if err := checkSecretIDs(userID, secretID); err != nil {
 		return err
 	}
-	p := secretPath(userID, secretID)
+	p := layout.SecretPath(userID, secretID)
 	m, err := c.kvMetaRead(ctx, p)
 	if err != nil {
 		return mapErr(err, "delete secret", errSecretNotFound())
