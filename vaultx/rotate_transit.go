@@ -7,12 +7,12 @@ import (
 	"github.com/acme/secretsbroker/broker"
 )
 
-// rewrapBatch rewraps the ciphertexts of userID to the key's latest version
+// RewrapBatch rewraps the ciphertexts of userID to the key's latest version
 // in ONE transit call (batch_input, context = base64(userID)); the plaintext
 // never leaves Vault. out[i] is "" when transit refused item i (a ciphertext
 // of another context, tampered, or below the minimum decryption version).
 // Errors: unavailable, forbidden, internal.
-func (c *Client) rewrapBatch(ctx context.Context, userID string, cts []string) ([]string, error) {
+func (c *Client) RewrapBatch(ctx context.Context, userID string, cts []string) ([]string, error) {
 	if len(cts) == 0 {
 		return nil, nil
 	}

@@ -35,6 +35,13 @@ type secretData struct {
 	Provider    *string `json:"provider,omitempty"`
 }
 
+// Keys of secretData, for a version's data read or written whole (a rewrap
+// keeps everything but the ciphertext, and marks the version).
+const (
+	dataCiphertext = "ciphertext"
+	dataRewrapped  = "rewrapped" // true on a version written by a key rotation's rewrap
+)
+
 func dataOf(w broker.SecretWrite) secretData {
 	return secretData{Ciphertext: w.Ciphertext, MaskedValue: w.MaskedValue, Fingerprint: w.Fingerprint, Name: w.Name, Provider: w.Provider}
 }
@@ -114,22 +121,8 @@ func (c *Client) UpdateSecret(ctx context.Context, w broker.SecretWrite, casVers
 		}
 		return broker.Secret{}, mapErr(err, "update secret", errSecretNotFound())
 	}
-	old := v.CustomMetadata
-	if w.Name == "" {
-		w.Name = old[mdName]
-		if prov, ok := old[mdProvider]; ok && w.Provider == nil {
-			w.Provider = &prov
-		}
-	}
-	createdAt, ok := parseTime(old[mdCreatedAt])
-	if !ok {
-		m, err := c.kvMetaRead(ctx, p)
-		if err != nil {
-			return broker.Secret{}, mapErr(err, "update secret", errSecretNotFound())
-		}
-		createdAt = m.CreatedTime
-	}
-	if err := c.kvMetaWrite(ctx, p, customMetadata(w, v.Version, createdAt)); err != nil {
+	w, createdAt, err := c.describeVersion(ctx, p, w, v)
+	if err != nil {
 		// The new version is stored; readers fall back to its data for the
 		// preview until the next write fixes the metadata.
 		return broker.Secret{}, mapErr(err, "update secret metadata", errSecretNotFound())
@@ -139,6 +132,33 @@ func (c *Client) UpdateSecret(ctx context.Context, w broker.SecretWrite, casVers
 		MaskedValue: w.MaskedValue, Fingerprint: w.Fingerprint,
 		Version: v.Version, CreatedAt: createdAt, UpdatedAt: v.CreatedTime,
 	}, nil
+}
+
+// describeVersion points the custom metadata of the secret at p at version
+// v, just written with w's data: with CreateSecret, the one writer of the
+// metadata schema (customMetadata). An empty w.Name keeps the stored name
+// and provider; created_at is kept (when missing, KV's own creation time of
+// the secret is used). It returns w as described and created_at.
+func (c *Client) describeVersion(ctx context.Context, p string, w broker.SecretWrite, v kvVersion) (broker.SecretWrite, time.Time, error) {
+	old := v.CustomMetadata
+	createdAt, ok := parseTime(old[mdCreatedAt])
+	if !ok {
+		m, err := c.kvMetaRead(ctx, p)
+		if err != nil {
+			return w, time.Time{}, err
+		}
+		createdAt = m.CreatedTime
+		if old == nil {
+			old = m.CustomMetadata
+		}
+	}
+	if w.Name == "" {
+		w.Name = old[mdName]
+		if prov, ok := old[mdProvider]; ok && w.Provider == nil {
+			w.Provider = &prov
+		}
+	}
+	return w, createdAt, c.kvMetaWrite(ctx, p, customMetadata(w, v.Version, createdAt))
 }
 
 func parseTime(s string) (time.Time, bool) {

@@ -1,4 +1,4 @@
-package vaultx
+package rotation
 
 import (
 	"errors"
@@ -16,7 +16,7 @@ import (
 // a newline count (a line torn by a crash is ignored). A file written for
 // another target (the key was rotated again since, or another mount) is
 // started afresh: its users may hold ciphertexts older than the new target.
-// User ids never contain control characters (pathSegment), so one per line
+// User ids never contain control characters (vaultx checks each path segment), so one per line
 // is unambiguous. The file holds user ids only, never a value.
 type checkpoint struct {
 	f    *os.File
