@@ -83,11 +83,3 @@ func DecodeEvaluation(b []byte) (Evaluation, error) {
 	d.Evaluation.UserID = d.UserID
 	return d.Evaluation, nil
 }
-
-// ErrRuntimeNotFound is the one answer for an absent runtime and another
-// user's runtime.
-func ErrRuntimeNotFound() error { return Errorf(CodeNotFound, "runtime not found") }
-
-// ErrEvaluationNotFound is the one answer for an absent evaluation and
-// another user's evaluation.
-func ErrEvaluationNotFound() error { return Errorf(CodeNotFound, "evaluation not found") }

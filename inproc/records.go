@@ -56,7 +56,7 @@ func (s *Store) GetRuntime(_ context.Context, userID, id string) (broker.Runtime
 	now := s.now()
 	s.mu.Unlock()
 	if !ok || rec.userID != userID || !rec.live(now) {
-		return broker.Runtime{}, broker.ErrRuntimeNotFound()
+		return broker.Runtime{}, broker.ErrRuntimeNotFound
 	}
 	return broker.DecodeRuntime(rec.doc)
 }
@@ -102,7 +102,7 @@ func (s *Store) DeleteRuntime(_ context.Context, userID, id string) error {
 	defer s.mu.Unlock()
 	rec, ok := s.runtimes[id]
 	if !ok || rec.userID != userID || !rec.live(s.now()) {
-		return broker.ErrRuntimeNotFound()
+		return broker.ErrRuntimeNotFound
 	}
 	delete(s.runtimes, id)
 	s.unindexLocked(userID, id)
@@ -132,7 +132,7 @@ func (s *Store) GetEvaluation(_ context.Context, userID, id string) (broker.Eval
 	now := s.now()
 	s.mu.Unlock()
 	if !ok || rec.userID != userID || !rec.live(now) {
-		return broker.Evaluation{}, broker.ErrEvaluationNotFound()
+		return broker.Evaluation{}, broker.ErrEvaluationNotFound
 	}
 	return broker.DecodeEvaluation(rec.doc)
 }

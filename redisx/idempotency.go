@@ -29,10 +29,6 @@ type idemDoc struct {
 
 func (s *Idempotency) key(k string) string { return s.c.key("idem:", k) }
 
-func errInProgress() error {
-	return broker.Errorf(broker.CodeConflict, "a request with this idempotency key is still in progress")
-}
-
 // Begin claims key for ttl (claimed=true), or returns the completed response
 // stored under it (claimed=false), atomically. Errors: conflict (another
 // request holds the key and has not finished), invalid (ttl < 1 ms),
@@ -56,7 +52,7 @@ func (s *Idempotency) Begin(ctx context.Context, key string, ttl time.Duration) 
 			return nil, false, broker.WithCode(broker.CodeInternal, err, "decode idempotency record")
 		}
 		if d.State != "done" || d.Response == nil {
-			return nil, false, errInProgress()
+			return nil, false, broker.ErrIdempotencyInProgress
 		}
 		return d.Response, false, nil
 	default:

@@ -50,7 +50,7 @@ func (c *Client) GetRuntime(ctx context.Context, userID, id string) (broker.Runt
 	defer cancel()
 	b, err := c.rdb.Get(ctx, c.runtimeKey(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return broker.Runtime{}, broker.ErrRuntimeNotFound()
+		return broker.Runtime{}, broker.ErrRuntimeNotFound
 	}
 	if err != nil {
 		return broker.Runtime{}, mapErr(err)
@@ -60,7 +60,7 @@ func (c *Client) GetRuntime(ctx context.Context, userID, id string) (broker.Runt
 		return broker.Runtime{}, err
 	}
 	if r.UserID != userID {
-		return broker.Runtime{}, broker.ErrRuntimeNotFound()
+		return broker.Runtime{}, broker.ErrRuntimeNotFound
 	}
 	return r, nil
 }
@@ -131,7 +131,7 @@ func (c *Client) DeleteRuntime(ctx context.Context, userID, id string) error {
 		return mapErr(err)
 	}
 	if n == 0 {
-		return broker.ErrRuntimeNotFound()
+		return broker.ErrRuntimeNotFound
 	}
 	return nil
 }
@@ -155,7 +155,7 @@ func (c *Client) GetEvaluation(ctx context.Context, userID, id string) (broker.E
 	defer cancel()
 	b, err := c.rdb.Get(ctx, c.evaluationKey(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return broker.Evaluation{}, broker.ErrEvaluationNotFound()
+		return broker.Evaluation{}, broker.ErrEvaluationNotFound
 	}
 	if err != nil {
 		return broker.Evaluation{}, mapErr(err)
@@ -165,7 +165,7 @@ func (c *Client) GetEvaluation(ctx context.Context, userID, id string) (broker.E
 		return broker.Evaluation{}, err
 	}
 	if e.UserID != userID {
-		return broker.Evaluation{}, broker.ErrEvaluationNotFound()
+		return broker.Evaluation{}, broker.ErrEvaluationNotFound
 	}
 	return e, nil
 }

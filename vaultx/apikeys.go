@@ -18,9 +18,8 @@ type apiKeyData struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func errAPIKeyNotFound() *broker.Error {
-	return broker.Errorf(broker.CodeNotFound, "api key not found")
-}
+// errAPIKeyNotFound answers an unknown key hash (a sentinel: never changed).
+var errAPIKeyNotFound = broker.Errorf(broker.CodeNotFound, "api key not found")
 
 func checkHash(hash string) error {
 	if len(hash) != 64 || strings.Trim(hash, "0123456789abcdef") != "" {
@@ -66,7 +65,7 @@ func (c *Client) GetAPIKey(ctx context.Context, hash string) (broker.APIKey, err
 		err = errNoData
 	}
 	if err != nil {
-		return broker.APIKey{}, mapErr(err, "read api key", errAPIKeyNotFound())
+		return broker.APIKey{}, mapErr(err, "read api key", errAPIKeyNotFound)
 	}
 	return broker.APIKey{ID: hash, UserID: d.UserID, Label: d.Label, CreatedAt: d.CreatedAt}, nil
 }
@@ -120,7 +119,7 @@ func (c *Client) DeleteAPIKey(ctx context.Context, hash string) error {
 		return err
 	}
 	if err := c.kvDelete(ctx, layout.APIKeyPath(hash)); err != nil {
-		return mapErr(err, "delete api key", errAPIKeyNotFound())
+		return mapErr(err, "delete api key", errAPIKeyNotFound)
 	}
 	if pathSegment("user_id", k.UserID) == nil {
 		if err := c.kvDelete(ctx, layout.UserAPIKeyPath(k.UserID, hash)); err != nil {

@@ -11,7 +11,8 @@ type nameData struct {
 	SecretID string `json:"secret_id"`
 }
 
-func errNameNotFound() *broker.Error { return broker.Errorf(broker.CodeNotFound, "name not found") }
+// errNameNotFound answers a name without an index entry (a sentinel: never changed).
+var errNameNotFound = broker.Errorf(broker.CodeNotFound, "name not found")
 
 // ReserveName binds name to secretID with cas=0: of concurrent reservations of
 // one name exactly one succeeds.
@@ -38,7 +39,7 @@ func (c *Client) NameOwner(ctx context.Context, userID, name string) (broker.Nam
 		err = errNoData
 	}
 	if err != nil {
-		return broker.NameEntry{}, mapErr(err, "read secret name", errNameNotFound())
+		return broker.NameEntry{}, mapErr(err, "read secret name", errNameNotFound)
 	}
 	return broker.NameEntry{SecretID: d.SecretID, Version: meta.Version, CreatedAt: meta.CreatedTime}, nil
 }

@@ -69,7 +69,7 @@ func (c *Client) ReadCurrent(ctx context.Context, userID, secretID string) (rota
 	}
 	data, v, err := kvReadInto[map[string]any](ctx, c, layout.SecretPath(userID, secretID), 0)
 	if err != nil {
-		return rotation.Current{}, mapErr(err, "read secret", errSecretNotFound())
+		return rotation.Current{}, mapErr(err, "read secret", broker.ErrSecretNotFound)
 	}
 	ct, _ := data[dataCiphertext].(string)
 	return rotation.Current{Version: v.Version, KeyVersion: ciphertextKeyVersion(ct), Ciphertext: ct, Data: data}, nil

@@ -46,8 +46,6 @@ func dataOf(w broker.SecretWrite) secretData {
 	return secretData{Ciphertext: w.Ciphertext, MaskedValue: w.MaskedValue, Fingerprint: w.Fingerprint, Name: w.Name, Provider: w.Provider}
 }
 
-func errSecretNotFound() *broker.Error { return broker.Errorf(broker.CodeNotFound, "secret not found") }
-
 func checkSecretIDs(userID, secretID string) error {
 	return segments("user_id", userID, "secret_id", secretID)
 }
@@ -115,17 +113,17 @@ func (c *Client) UpdateSecret(ctx context.Context, w broker.SecretWrite, casVers
 		if isCASMismatch(err) {
 			m, merr := c.kvMetaRead(ctx, p)
 			if statusOf(merr) == http.StatusNotFound || (merr == nil && m.CurrentVersion == 0) {
-				return broker.Secret{}, errSecretNotFound()
+				return broker.Secret{}, broker.ErrSecretNotFound
 			}
 			return broker.Secret{}, broker.WithCode(broker.CodeConflict, err, "secret was modified concurrently")
 		}
-		return broker.Secret{}, mapErr(err, "update secret", errSecretNotFound())
+		return broker.Secret{}, mapErr(err, "update secret", broker.ErrSecretNotFound)
 	}
 	w, createdAt, err := c.describeVersion(ctx, p, w, v)
 	if err != nil {
 		// The new version is stored; readers fall back to its data for the
 		// preview until the next write fixes the metadata.
-		return broker.Secret{}, mapErr(err, "update secret metadata", errSecretNotFound())
+		return broker.Secret{}, mapErr(err, "update secret metadata", broker.ErrSecretNotFound)
 	}
 	return broker.Secret{
 		ID: w.SecretID, Name: w.Name, Provider: w.Provider,
@@ -175,7 +173,7 @@ func (c *Client) GetSecret(ctx context.Context, userID, secretID string) (broker
 		return broker.Secret{}, err
 	}
 	s, err := c.getSecret(ctx, userID, secretID)
-	return s, mapErr(err, "read secret", errSecretNotFound())
+	return s, mapErr(err, "read secret", broker.ErrSecretNotFound)
 }
 
 func (c *Client) getSecret(ctx context.Context, userID, secretID string) (broker.Secret, error) {
@@ -186,7 +184,7 @@ func (c *Client) getSecret(ctx context.Context, userID, secretID string) (broker
 	}
 	cur, ok := m.Versions[strconv.Itoa(m.CurrentVersion)]
 	if m.CurrentVersion == 0 || !ok || cur.Destroyed || cur.DeletionTime != "" {
-		return broker.Secret{}, errSecretNotFound() // being created, or deleted
+		return broker.Secret{}, broker.ErrSecretNotFound // being created, or deleted
 	}
 	md := m.CustomMetadata
 	s := broker.Secret{
@@ -322,13 +320,13 @@ func (c *Client) NamedCiphertexts(ctx context.Context, userID string, secretIDs 
 			return err
 		}
 		if d.Ciphertext == "" {
-			return errSecretNotFound()
+			return broker.ErrSecretNotFound
 		}
 		out[i] = broker.NamedCiphertext{Name: d.Name, Ciphertext: d.Ciphertext}
 		return nil
 	})
 	if err != nil {
-		return nil, mapErr(err, "read secrets", errSecretNotFound())
+		return nil, mapErr(err, "read secrets", broker.ErrSecretNotFound)
 	}
 	return out, nil
 }
@@ -344,10 +342,10 @@ func (c *Client) Versions(ctx context.Context, userID, secretID string) ([]broke
 	p := layout.SecretPath(userID, secretID)
 	m, err := c.kvMetaRead(ctx, p)
 	if err != nil {
-		return nil, mapErr(err, "list secret versions", errSecretNotFound())
+		return nil, mapErr(err, "list secret versions", broker.ErrSecretNotFound)
 	}
 	if m.CurrentVersion == 0 {
-		return nil, errSecretNotFound()
+		return nil, broker.ErrSecretNotFound
 	}
 	out := make([]broker.SecretVersion, 0, len(m.Versions))
 	for k, info := range m.Versions {
@@ -379,7 +377,7 @@ func (c *Client) Versions(ctx context.Context, userID, secretID string) ([]broke
 		return nil
 	})
 	if err != nil {
-		return nil, mapErr(err, "list secret versions", errSecretNotFound())
+		return nil, mapErr(err, "list secret versions", broker.ErrSecretNotFound)
 	}
 	return out, nil
 }
@@ -413,12 +411,12 @@ func (c *Client) DeleteSecret(ctx context.Context, userID, secretID string) erro
 	p := layout.SecretPath(userID, secretID)
 	m, err := c.kvMetaRead(ctx, p)
 	if err != nil {
-		return mapErr(err, "delete secret", errSecretNotFound())
+		return mapErr(err, "delete secret", broker.ErrSecretNotFound)
 	}
 	if m.CurrentVersion == 0 {
-		return errSecretNotFound()
+		return broker.ErrSecretNotFound
 	}
-	return mapErr(c.kvDelete(ctx, p), "delete secret", errSecretNotFound())
+	return mapErr(c.kvDelete(ctx, p), "delete secret", broker.ErrSecretNotFound)
 }
 
 // cleanup runs an undo step with a fresh context (the caller's may be done),
