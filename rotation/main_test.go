@@ -2,8 +2,6 @@ package rotation_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,7 +15,8 @@ import (
 	"github.com/acme/secretsbroker/vaultx"
 )
 
-// env is the package's shared dev Vault.
+// env is the package's shared dev Vault (one per test binary), closed by
+// TestMain; tests that stop, seal or audit Vault start their own.
 var env testenv.Shared
 
 func TestMain(m *testing.M) {
@@ -26,25 +25,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+// testCtx bounds one test's Vault calls.
+func testCtx(t *testing.T) context.Context { return testenv.Context(t, time.Minute) }
 
-func randID(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
+// adminClient is an api.Client with the root token of v.
 func adminClient(t *testing.T, v *testenv.Vault) *api.Client {
 	t.Helper()
-	c, err := vaultx.NewAPIClient(vaultx.Config{Addr: v.Addr, Token: v.Token}, vaultx.APIOptions{})
+	admin, err := vaultx.NewAPIClient(vaultx.Config{Addr: v.Addr, Token: v.Token}, vaultx.APIOptions{})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("admin client: %v", err)
 	}
-	return c
+	return admin
 }
 
 func testLogger(t *testing.T) zerolog.Logger {

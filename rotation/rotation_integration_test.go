@@ -35,7 +35,7 @@ func newRotFixture(t *testing.T) rotFixture {
 	t.Helper()
 	v := env.Vault(t)
 	ctx := testCtx(t)
-	o := vaultx.SetupOptions{KVMount: randID("kv"), TransitKey: randID("key"), PolicyName: randID("pol"), RoleName: randID("role")}
+	o := vaultx.SetupOptions{KVMount: testenv.RandID("kv"), TransitKey: testenv.RandID("key"), PolicyName: testenv.RandID("pol"), RoleName: testenv.RandID("role")}
 	admin := adminClient(t, v)
 	if _, err := vaultx.Setup(ctx, admin, o); err != nil {
 		t.Fatalf("Setup: %v", err)
@@ -64,9 +64,9 @@ func (f rotFixture) seed(t *testing.T, users, perUser, extra int) []*seeded {
 	ctx := testCtx(t)
 	var out []*seeded
 	for u := range users {
-		user := randID(fmt.Sprintf("u%d-", u))
+		user := testenv.RandID(fmt.Sprintf("u%d-", u))
 		for i := range perUser {
-			s := &seeded{user: user, id: randID("s-"), name: fmt.Sprintf("KEY_%d", i)}
+			s := &seeded{user: user, id: testenv.RandID("s-"), name: fmt.Sprintf("KEY_%d", i)}
 			s.values = []string{fmt.Sprintf("sk-%s-%d-v1", user, i)}
 			if _, err := f.c.CreateSecret(ctx, f.write(t, s.user, s.id, s.name, s.values[0])); err != nil {
 				t.Fatal(err)
