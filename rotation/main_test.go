@@ -2,7 +2,6 @@ package rotation_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,11 +18,7 @@ import (
 // TestMain; tests that stop, seal or audit Vault start their own.
 var env testenv.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	env.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
 // testCtx bounds one test's Vault calls.
 func testCtx(t *testing.T) context.Context { return testenv.Context(t, time.Minute) }

@@ -2,7 +2,6 @@ package vaultx
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,11 +16,7 @@ import (
 // env is the package's shared dev Vault, for tests that neither stop nor seal it.
 var env testenv.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	env.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
 func testCtx(t *testing.T) context.Context { return testenv.Context(t, 60*time.Second) }
 

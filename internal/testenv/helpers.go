@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"os"
 	"testing"
 	"time"
 )
@@ -21,4 +22,12 @@ func RandID(prefix string) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return prefix + hex.EncodeToString(b)
+}
+
+// Main runs a package's tests (from its TestMain), closes the package's
+// shared servers and exits with the tests' code.
+func Main(m *testing.M, shared *Shared) {
+	code := m.Run()
+	shared.Close()
+	os.Exit(code)
 }
