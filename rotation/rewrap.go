@@ -11,18 +11,6 @@ import (
 	"github.com/acme/secretsbroker/broker"
 )
 
-// Rotator runs the workflow over one Vault.
-type Rotator struct {
-	v   Vault
-	log zerolog.Logger
-}
-
-// New returns a Rotator over v, logging its warnings (secrets skipped or
-// left for a later run; never a value) to log.
-func New(v Vault, log zerolog.Logger) *Rotator {
-	return &Rotator{v: v, log: log.With().Str("component", "rotation").Logger()}
-}
-
 // Defaults and bounds of RewrapOptions.
 const (
 	DefaultRewrapBatch       = 100

@@ -3,7 +3,21 @@ package rotation
 import (
 	"context"
 	"time"
+
+	"github.com/rs/zerolog"
 )
+
+// Rotator runs the workflow over one Vault.
+type Rotator struct {
+	v   Vault
+	log zerolog.Logger
+}
+
+// New returns a Rotator over v, logging its warnings (secrets skipped or
+// left for a later run; never a value) to log.
+func New(v Vault, log zerolog.Logger) *Rotator {
+	return &Rotator{v: v, log: log.With().Str("component", "rotation").Logger()}
+}
 
 // Vault is what the workflow needs of Vault. *vaultx.Client implements it
 // with the operator's token (allowed to manage the transit key).

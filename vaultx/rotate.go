@@ -60,7 +60,8 @@ func (c *Client) RotateKey(ctx context.Context) (rotation.KeyInfo, error) {
 // SetMinDecryptionVersion sets the transit key's min_decryption_version to v
 // (transit/keys/<key>/config), with no safety check: ciphertexts of older key
 // versions stop decrypting, and stop rewrapping, at once. Operators should go
-// through RaiseMinDecryptionVersion, which checks the stored versions first.
+// through rotation.Rotator.RaiseMinDecryptionVersion, which checks the stored
+// versions first.
 // Errors: invalid (v < 1 or above the latest version), not_found, forbidden,
 // unavailable, internal.
 func (c *Client) SetMinDecryptionVersion(ctx context.Context, v int) error {
