@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/acme/secretsbroker/layout"
 )
 
 // AlertKind says what needs a person.
@@ -103,7 +105,7 @@ func (s *Stream) link(e *Entry) {
 		set(&e.User, t.user)
 		set(&e.RequestID, t.requestID)
 		set(&e.RuntimeID, t.runtimeID)
-		set(&e.SandboxID, firstNonEmpty(t.sandboxID, sandboxFromCreationPath(t.creationPath)))
+		set(&e.SandboxID, firstNonEmpty(t.sandboxID, layout.SandboxFromCreationPath(t.creationPath)))
 		if inherited {
 			e.Via = ViaToken
 		}
@@ -204,7 +206,7 @@ func (s *Stream) Alerts(now time.Time) []Alert {
 		seen[t] = true
 		out = append(out, Alert{
 			Kind: AlertExpiredUnused, Time: t.expires, User: t.user, RequestID: t.requestID,
-			RuntimeID: t.runtimeID, SandboxID: firstNonEmpty(t.sandboxID, sandboxFromCreationPath(t.creationPath)),
+			RuntimeID: t.runtimeID, SandboxID: firstNonEmpty(t.sandboxID, layout.SandboxFromCreationPath(t.creationPath)),
 			Path: t.creationPath, Accessor: t.accessor, Source: "vault-audit",
 			Message: fmt.Sprintf("bootstrap token expired at %s without being unwrapped or revoked (the sandbox never fetched its env)",
 				t.expires.UTC().Format(time.RFC3339)),

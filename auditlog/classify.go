@@ -1,6 +1,10 @@
 package auditlog
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/acme/secretsbroker/layout"
+)
 
 // Action is what a Vault call did, in the broker's terms.
 type Action string
@@ -118,34 +122,32 @@ func mountOf(r *Record, path, typ, configured string) (mount, rel string, ok boo
 // "<data|metadata|delete|destroy|undelete>/<logical path>".
 func classifyKV(rel, op string, r *Record) (Action, subject) {
 	kind, lp, _ := strings.Cut(rel, "/")
-	seg := strings.Split(strings.TrimSuffix(lp, "/"), "/")
+	ref := layout.Parse(lp)
 	write := op == "create" || op == "update"
 	remove := op == "delete" || kind == "delete" || kind == "destroy"
 	switch {
-	case len(seg) >= 2 && seg[0] == "sandboxes":
-		return ActionProvision, subject{sandboxID: seg[1]}
-	case len(seg) >= 2 && seg[0] == "apikeys":
+	case ref.Area == layout.AreaSandboxes && ref.Depth >= 2:
+		return ActionProvision, subject{sandboxID: ref.ID}
+	case ref.Area == layout.AreaAPIKeys:
 		return ActionAPIKey, subject{}
-	case len(seg) >= 1 && seg[0] == "apikeys":
-		return ActionAPIKey, subject{}
-	case len(seg) < 2 || seg[0] != "users":
+	case ref.Area != layout.AreaUsers || ref.Depth < 2:
 		return ActionOther, subject{}
 	}
-	s := subject{user: seg[1]}
-	if len(seg) < 3 {
+	s := subject{user: ref.User}
+	if ref.Depth < 3 {
 		return actionForOp(op, kind), s
 	}
-	switch seg[2] {
-	case "apikeys":
+	switch ref.Sub {
+	case layout.SubAPIKeys:
 		return ActionAPIKey, s
-	case "secrets":
-		if len(seg) < 4 {
+	case layout.SubSecrets:
+		if ref.Depth < 4 {
 			if op == "list" {
 				return ActionList, s
 			}
 			return actionForOp(op, kind), s
 		}
-		s.secretID = seg[3]
+		s.secretID = ref.ID
 		switch {
 		case remove:
 			return ActionDelete, s
@@ -160,9 +162,9 @@ func classifyKV(rel, op string, r *Record) (Action, subject) {
 			return ActionWrite, s
 		}
 		return ActionRead, s
-	case "names":
+	case layout.SubNames:
 		switch {
-		case len(seg) < 4 && op == "list":
+		case ref.Depth < 4 && op == "list":
 			return ActionList, s
 		case remove:
 			return ActionDelete, s
@@ -184,13 +186,4 @@ func actionForOp(op, kind string) Action {
 		return ActionRead
 	}
 	return ActionOther
-}
-
-// sandboxFromCreationPath returns <id> of "<mount>/data/sandboxes/<id>".
-func sandboxFromCreationPath(p string) string {
-	_, rest, ok := strings.Cut(p, "/data/sandboxes/")
-	if !ok || rest == "" || strings.Contains(rest, "/") {
-		return ""
-	}
-	return rest
 }

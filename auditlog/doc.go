@@ -22,6 +22,8 @@
 // revoked, permission denials, and the creation-path failures and refused
 // tokens sandbox-init reports in its own log (ParseSandboxLog).
 //
-// The package uses only the standard library and never sees a secret value:
-// Vault's audit log holds HMACs of values, tokens and accessors.
+// Paths are read with package layout, the one definition of the broker's KV
+// layout. The package uses only the standard library (and layout, which does
+// too) and never sees a secret value: Vault's audit log holds HMACs of
+// values, tokens and accessors.
 package auditlog

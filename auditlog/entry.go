@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/acme/secretsbroker/layout"
 )
 
 // Audited request headers the broker sends with every Vault call (lower case,
@@ -136,7 +138,7 @@ func newEntry(req, resp *Record, m Mounts) Entry {
 		}
 		e.Wrapped.ExpiresAt = created.Add(wi.TTL)
 		if e.SandboxID == "" {
-			e.SandboxID = sandboxFromCreationPath(wi.CreationPath)
+			e.SandboxID = layout.SandboxFromCreationPath(wi.CreationPath)
 		}
 	}
 	switch call {

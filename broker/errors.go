@@ -44,13 +44,24 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Is makes errors.Is(err, ErrX) hold for a sentinel ErrX below and for any
+// copy of it that carries a cause (an adapter returns the sentinel's code
+// and message with Vault's or Redis's error attached): target matches when
+// it is an *Error without a cause or fields, of the same code and message.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Err == nil && len(t.Fields) == 0 && e.Code == t.Code && e.Message == t.Message
+}
+
 // Errorf returns a coded error with a caller-safe message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// Wrap returns a coded error with a caller-safe message and an underlying cause.
-func Wrap(code Code, err error, message string) *Error {
+// WithCode returns a coded error with a caller-safe message and an underlying
+// cause (kept for logs, reachable with errors.Is/As, never shown to callers).
+// Not to be confused with Bootstrapper.Wrap, which wraps a response.
+func WithCode(code Code, err error, message string) *Error {
 	return &Error{Code: code, Message: message, Err: err}
 }
 
@@ -79,6 +90,20 @@ func ErrorCode(err error) Code {
 // IsCode reports whether err carries the given code.
 func IsCode(err error, code Code) bool { return ErrorCode(err) == code }
 
-// ErrNotFound is the one answer for an absent id and for an id that belongs to
-// someone else: the two must be indistinguishable.
-func errSecretNotFound() *Error { return Errorf(CodeNotFound, "secret not found") }
+// Sentinel errors, for errors.Is. They are shared values: return them as they
+// are, never change their fields (to attach a cause, return a copy, or
+// WithCode(e.Code, cause, e.Message)).
+var (
+	// ErrSecretNotFound is the one answer for an absent secret id and for
+	// an id that belongs to someone else: the two must be indistinguishable.
+	ErrSecretNotFound = &Error{Code: CodeNotFound, Message: "secret not found"}
+	// ErrRuntimeNotFound is the one answer for an absent runtime and
+	// another user's runtime.
+	ErrRuntimeNotFound = &Error{Code: CodeNotFound, Message: "runtime not found"}
+	// ErrEvaluationNotFound is the one answer for an absent evaluation and
+	// another user's evaluation.
+	ErrEvaluationNotFound = &Error{Code: CodeNotFound, Message: "evaluation not found"}
+	// ErrIdempotencyInProgress answers a request whose Idempotency-Key
+	// another request holds and has not finished (IdempotencyStore.Begin).
+	ErrIdempotencyInProgress = &Error{Code: CodeConflict, Message: "a request with this idempotency key is still in progress"}
+)

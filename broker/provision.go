@@ -44,7 +44,7 @@ func (s *Service) resolve(ctx context.Context, userID string, ids []string) (env
 	}
 	for _, id := range ids {
 		if !ValidID(id) {
-			return env{}, nil, errSecretNotFound()
+			return env{}, nil, ErrSecretNotFound
 		}
 	}
 	names, cts, err := s.namedCiphertexts(ctx, userID, ids)
@@ -52,7 +52,7 @@ func (s *Service) resolve(ctx context.Context, userID string, ids []string) (env
 		names, cts, err = s.listedCiphertexts(ctx, userID, ids)
 	}
 	if IsCode(err, CodeNotFound) {
-		return env{}, nil, errSecretNotFound()
+		return env{}, nil, ErrSecretNotFound
 	}
 	if err != nil {
 		return env{}, nil, err
@@ -109,7 +109,7 @@ func (s *Service) listedCiphertexts(ctx context.Context, userID string, ids []st
 	for i, id := range ids {
 		name, ok := byID[id]
 		if !ok {
-			return nil, nil, errSecretNotFound()
+			return nil, nil, ErrSecretNotFound
 		}
 		names[i] = name
 	}

@@ -38,56 +38,57 @@ func (e Evaluation) WithoutBootstraps() Evaluation {
 	return e
 }
 
+// Owner is the user a stored runtime belongs to.
+func (r Runtime) Owner() string { return r.UserID }
+
+// Owner is the user a stored evaluation belongs to.
+func (e Evaluation) Owner() string { return e.UserID }
+
 // EncodeRuntime returns the stored form of r, without its bootstrap.
 // Errors: invalid (no user id or id), internal.
 func EncodeRuntime(r Runtime) ([]byte, error) {
-	if r.UserID == "" || r.ID == "" {
-		return nil, Errorf(CodeInvalid, "runtime record needs a user id and an id")
-	}
-	b, err := json.Marshal(runtimeDoc{UserID: r.UserID, Runtime: r.WithoutBootstrap()})
-	if err != nil {
-		return nil, Wrap(CodeInternal, err, "encode runtime record")
-	}
-	return b, nil
+	return encodeRecord("runtime", r.UserID, r.ID, runtimeDoc{UserID: r.UserID, Runtime: r.WithoutBootstrap()})
 }
 
 // DecodeRuntime parses a stored runtime. Errors: internal.
 func DecodeRuntime(b []byte) (Runtime, error) {
-	var d runtimeDoc
-	if err := json.Unmarshal(b, &d); err != nil {
-		return Runtime{}, Wrap(CodeInternal, err, "decode runtime record")
-	}
+	d, err := decodeRecord[runtimeDoc]("runtime", b)
 	d.Runtime.UserID = d.UserID
-	return d.Runtime, nil
+	return d.Runtime, err
 }
 
 // EncodeEvaluation returns the stored form of e, without bootstraps.
 // Errors: invalid (no user id or id), internal.
 func EncodeEvaluation(e Evaluation) ([]byte, error) {
-	if e.UserID == "" || e.ID == "" {
-		return nil, Errorf(CodeInvalid, "evaluation record needs a user id and an id")
-	}
-	b, err := json.Marshal(evaluationDoc{UserID: e.UserID, Evaluation: e.WithoutBootstraps()})
-	if err != nil {
-		return nil, Wrap(CodeInternal, err, "encode evaluation record")
-	}
-	return b, nil
+	return encodeRecord("evaluation", e.UserID, e.ID, evaluationDoc{UserID: e.UserID, Evaluation: e.WithoutBootstraps()})
 }
 
 // DecodeEvaluation parses a stored evaluation. Errors: internal.
 func DecodeEvaluation(b []byte) (Evaluation, error) {
-	var d evaluationDoc
-	if err := json.Unmarshal(b, &d); err != nil {
-		return Evaluation{}, Wrap(CodeInternal, err, "decode evaluation record")
-	}
+	d, err := decodeRecord[evaluationDoc]("evaluation", b)
 	d.Evaluation.UserID = d.UserID
-	return d.Evaluation, nil
+	return d.Evaluation, err
 }
 
-// ErrRuntimeNotFound is the one answer for an absent runtime and another
-// user's runtime.
-func ErrRuntimeNotFound() error { return Errorf(CodeNotFound, "runtime not found") }
+// encodeRecord marshals the envelope doc of a kind ("runtime") of record.
+func encodeRecord(kind, userID, id string, doc any) ([]byte, error) {
+	if userID == "" || id == "" {
+		return nil, Errorf(CodeInvalid, "%s record needs a user id and an id", kind)
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, WithCode(CodeInternal, err, "encode "+kind+" record")
+	}
+	return b, nil
+}
 
-// ErrEvaluationNotFound is the one answer for an absent evaluation and
-// another user's evaluation.
-func ErrEvaluationNotFound() error { return Errorf(CodeNotFound, "evaluation not found") }
+// decodeRecord parses the envelope of a kind of record; the zero envelope
+// on error.
+func decodeRecord[D any](kind string, b []byte) (D, error) {
+	var d D
+	if err := json.Unmarshal(b, &d); err != nil {
+		var zero D
+		return zero, WithCode(CodeInternal, err, "decode "+kind+" record")
+	}
+	return d, nil
+}

@@ -56,11 +56,11 @@ func (s *Service) GetSecret(ctx context.Context, userID, id string) (Secret, err
 		return Secret{}, err
 	}
 	if !ValidID(id) {
-		return Secret{}, errSecretNotFound()
+		return Secret{}, ErrSecretNotFound
 	}
 	sec, err := s.d.Secrets.GetSecret(ctx, userID, id)
 	if IsCode(err, CodeNotFound) {
-		return Secret{}, errSecretNotFound()
+		return Secret{}, ErrSecretNotFound
 	}
 	return sec, err
 }
@@ -205,7 +205,7 @@ func (s *Service) UpdateSecret(ctx context.Context, userID, id, value string) (S
 		return Secret{}, err
 	}
 	if !ValidID(id) {
-		return Secret{}, errSecretNotFound()
+		return Secret{}, ErrSecretNotFound
 	}
 	// The metadata read (which the first check-and-set uses) and the two
 	// transit calls of seal, all at once.
@@ -250,13 +250,13 @@ func (s *Service) writeVersion(ctx context.Context, userID, id string, w SecretW
 		}
 		if !IsCode(err, CodeConflict) {
 			if IsCode(err, CodeNotFound) {
-				return Secret{}, errSecretNotFound()
+				return Secret{}, ErrSecretNotFound
 			}
 			return Secret{}, err
 		}
 		select {
 		case <-ctx.Done():
-			return Secret{}, Wrap(CodeUnavailable, ctx.Err(), "request cancelled")
+			return Secret{}, WithCode(CodeUnavailable, ctx.Err(), "request cancelled")
 		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
 		}
 	}
@@ -272,7 +272,7 @@ func (s *Service) DeleteSecret(ctx context.Context, userID, id string) error {
 	}
 	if err := s.d.Secrets.DeleteSecret(ctx, userID, id); err != nil {
 		if IsCode(err, CodeNotFound) {
-			return errSecretNotFound()
+			return ErrSecretNotFound
 		}
 		return err
 	}

@@ -26,7 +26,7 @@ func readBody(c echo.Context) ([]byte, error) {
 		return nil, errTooLarge()
 	}
 	if err != nil {
-		return nil, broker.Wrap(broker.CodeInvalid, err, "could not read the request body")
+		return nil, broker.WithCode(broker.CodeInvalid, err, "could not read the request body")
 	}
 	c.Request().Body = io.NopCloser(bytes.NewReader(b))
 	return b, nil

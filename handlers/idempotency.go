@@ -52,7 +52,7 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 			return broker.Errorf(broker.CodeConflict, "a request with this Idempotency-Key is still in progress; retry shortly")
 		case err != nil:
 			// Fail closed: without the store a retry could create twice.
-			return broker.Wrap(broker.CodeUnavailable, err, "idempotency keys are unavailable; retry later or without an Idempotency-Key")
+			return broker.WithCode(broker.CodeUnavailable, err, "idempotency keys are unavailable; retry later or without an Idempotency-Key")
 		case !claimed:
 			if stored.RequestHash != hex.EncodeToString(reqHash[:]) {
 				return broker.Invalid(broker.FieldError{Field: HeaderIdempotencyKey, Message: "was already used with a different request body"})

@@ -33,11 +33,6 @@ func newIdempotency(now func() time.Time) *Idempotency {
 	return &Idempotency{now: now, keys: make(map[string]idemEntry), lastSweep: now()}
 }
 
-// errInProgress is the answer while another request holds the key.
-func errInProgress() error {
-	return broker.Errorf(broker.CodeConflict, "a request with this idempotency key is still in progress")
-}
-
 // Begin claims key for ttl (claimed=true), or returns the completed response
 // stored under it (claimed=false). Errors: conflict (another request holds
 // the key and has not finished), invalid (ttl <= 0).
@@ -51,7 +46,7 @@ func (s *Idempotency) Begin(_ context.Context, key string, ttl time.Duration) (*
 	s.sweepLocked(now)
 	if e, ok := s.keys[key]; ok && now.Before(e.expires) {
 		if !e.done {
-			return nil, false, errInProgress()
+			return nil, false, broker.ErrIdempotencyInProgress
 		}
 		resp := e.resp
 		resp.Body = bytes.Clone(resp.Body)

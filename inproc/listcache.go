@@ -64,7 +64,7 @@ func (c *ListCache) Get(_ context.Context, userID string) ([]broker.Secret, stri
 	}
 	var secrets []broker.Secret
 	if err := json.Unmarshal(doc, &secrets); err != nil {
-		return nil, stamp, false, broker.Wrap(broker.CodeInternal, err, "decode cached secret list")
+		return nil, stamp, false, broker.WithCode(broker.CodeInternal, err, "decode cached secret list")
 	}
 	return secrets, stamp, true, nil
 }
@@ -74,7 +74,7 @@ func (c *ListCache) Get(_ context.Context, userID string) ([]broker.Secret, stri
 func (c *ListCache) Put(_ context.Context, userID, stamp string, secrets []broker.Secret) error {
 	doc, err := json.Marshal(secrets)
 	if err != nil {
-		return broker.Wrap(broker.CodeInternal, err, "encode secret list")
+		return broker.WithCode(broker.CodeInternal, err, "encode secret list")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

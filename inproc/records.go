@@ -28,37 +28,52 @@ func (a accessor) live(now time.Time) bool { return now.Before(a.expires) }
 // sandbox's bootstrap is never stored. Errors: invalid (no id or user id), internal.
 func (s *Store) PutRuntime(_ context.Context, r broker.Runtime) error {
 	doc, err := broker.EncodeRuntime(r)
-	if err != nil {
-		return err
+	return s.putRecord(r.UserID, doc, err, func(rec record) {
+		if old, ok := s.runtimes[r.ID]; ok && old.userID != r.UserID {
+			s.unindexLocked(old.userID, r.ID)
+		}
+		s.runtimes[r.ID] = rec
+		ids := s.byUser[r.UserID]
+		if ids == nil {
+			ids = make(map[string]struct{})
+			s.byUser[r.UserID] = ids
+		}
+		ids[r.ID] = struct{}{}
+	})
+}
+
+// putRecord stores an encoded record (doc, or encErr when encoding failed)
+// for Options.RecordTTL: store runs under the lock, after a sweep.
+func (s *Store) putRecord(userID string, doc []byte, encErr error, store func(rec record)) error {
+	if encErr != nil {
+		return encErr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	s.sweepLocked(now)
-	if old, ok := s.runtimes[r.ID]; ok && old.userID != r.UserID {
-		s.unindexLocked(old.userID, r.ID)
-	}
-	s.runtimes[r.ID] = record{userID: r.UserID, doc: doc, expires: now.Add(s.opts.RecordTTL)}
-	ids := s.byUser[r.UserID]
-	if ids == nil {
-		ids = make(map[string]struct{})
-		s.byUser[r.UserID] = ids
-	}
-	ids[r.ID] = struct{}{}
+	store(record{userID: userID, doc: doc, expires: now.Add(s.opts.RecordTTL)})
 	return nil
 }
 
 // GetRuntime returns the user's runtime. Errors: not_found (absent, expired or
 // another user's: the same error), internal.
 func (s *Store) GetRuntime(_ context.Context, userID, id string) (broker.Runtime, error) {
+	return getRecord(s, s.runtimes, userID, id, broker.ErrRuntimeNotFound, broker.DecodeRuntime)
+}
+
+// getRecord reads the user's live record id of m (runtimes or evaluations)
+// and decodes it; notFound answers an absent, expired or another user's one.
+func getRecord[T any](s *Store, m map[string]record, userID, id string, notFound error, decode func([]byte) (T, error)) (T, error) {
 	s.mu.Lock()
-	rec, ok := s.runtimes[id]
+	rec, ok := m[id]
 	now := s.now()
 	s.mu.Unlock()
 	if !ok || rec.userID != userID || !rec.live(now) {
-		return broker.Runtime{}, broker.ErrRuntimeNotFound()
+		var zero T
+		return zero, notFound
 	}
-	return broker.DecodeRuntime(rec.doc)
+	return decode(rec.doc)
 }
 
 // ListRuntimes returns the user's live runtimes, oldest first (by CreatedAt,
@@ -102,7 +117,7 @@ func (s *Store) DeleteRuntime(_ context.Context, userID, id string) error {
 	defer s.mu.Unlock()
 	rec, ok := s.runtimes[id]
 	if !ok || rec.userID != userID || !rec.live(s.now()) {
-		return broker.ErrRuntimeNotFound()
+		return broker.ErrRuntimeNotFound
 	}
 	delete(s.runtimes, id)
 	s.unindexLocked(userID, id)
@@ -113,28 +128,13 @@ func (s *Store) DeleteRuntime(_ context.Context, userID, id string) error {
 // Options.RecordTTL, without any bootstrap. Errors: invalid, internal.
 func (s *Store) PutEvaluation(_ context.Context, e broker.Evaluation) error {
 	doc, err := broker.EncodeEvaluation(e)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	s.sweepLocked(now)
-	s.evaluations[e.ID] = record{userID: e.UserID, doc: doc, expires: now.Add(s.opts.RecordTTL)}
-	return nil
+	return s.putRecord(e.UserID, doc, err, func(rec record) { s.evaluations[e.ID] = rec })
 }
 
 // GetEvaluation returns the user's evaluation. Errors: not_found (absent,
 // expired or another user's), internal.
 func (s *Store) GetEvaluation(_ context.Context, userID, id string) (broker.Evaluation, error) {
-	s.mu.Lock()
-	rec, ok := s.evaluations[id]
-	now := s.now()
-	s.mu.Unlock()
-	if !ok || rec.userID != userID || !rec.live(now) {
-		return broker.Evaluation{}, broker.ErrEvaluationNotFound()
-	}
-	return broker.DecodeEvaluation(rec.doc)
+	return getRecord(s, s.evaluations, userID, id, broker.ErrEvaluationNotFound, broker.DecodeEvaluation)
 }
 
 // PutAccessor records sandboxID -> accessor for ttl. Errors: invalid (empty

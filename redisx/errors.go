@@ -20,9 +20,9 @@ func mapErr(err error) error {
 	case err == nil:
 		return nil
 	case unavailable(err):
-		return broker.Wrap(broker.CodeUnavailable, err, "redis unavailable")
+		return broker.WithCode(broker.CodeUnavailable, err, "redis unavailable")
 	default:
-		return broker.Wrap(broker.CodeInternal, err, "redis command failed")
+		return broker.WithCode(broker.CodeInternal, err, "redis command failed")
 	}
 }
 

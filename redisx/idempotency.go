@@ -29,10 +29,6 @@ type idemDoc struct {
 
 func (s *Idempotency) key(k string) string { return s.c.key("idem:", k) }
 
-func errInProgress() error {
-	return broker.Errorf(broker.CodeConflict, "a request with this idempotency key is still in progress")
-}
-
 // Begin claims key for ttl (claimed=true), or returns the completed response
 // stored under it (claimed=false), atomically. Errors: conflict (another
 // request holds the key and has not finished), invalid (ttl < 1 ms),
@@ -53,10 +49,10 @@ func (s *Idempotency) Begin(ctx context.Context, key string, ttl time.Duration) 
 	case string:
 		var d idemDoc
 		if err := json.Unmarshal([]byte(v), &d); err != nil {
-			return nil, false, broker.Wrap(broker.CodeInternal, err, "decode idempotency record")
+			return nil, false, broker.WithCode(broker.CodeInternal, err, "decode idempotency record")
 		}
 		if d.State != "done" || d.Response == nil {
-			return nil, false, errInProgress()
+			return nil, false, broker.ErrIdempotencyInProgress
 		}
 		return d.Response, false, nil
 	default:
@@ -72,7 +68,7 @@ func (s *Idempotency) Complete(ctx context.Context, key string, resp broker.Stor
 	}
 	doc, err := json.Marshal(idemDoc{State: "done", Response: &resp})
 	if err != nil {
-		return broker.Wrap(broker.CodeInternal, err, "encode idempotency record")
+		return broker.WithCode(broker.CodeInternal, err, "encode idempotency record")
 	}
 	ctx, cancel := s.c.op(ctx)
 	defer cancel()

@@ -56,7 +56,7 @@ func (l *ListCache) Get(ctx context.Context, userID string) ([]broker.Secret, st
 	}
 	var d listDoc
 	if err := json.Unmarshal([]byte(s), &d); err != nil {
-		return nil, stamp, false, broker.Wrap(broker.CodeInternal, err, "decode cached secret list")
+		return nil, stamp, false, broker.WithCode(broker.CodeInternal, err, "decode cached secret list")
 	}
 	if d.Gen != stamp {
 		return nil, stamp, false, nil
@@ -69,7 +69,7 @@ func (l *ListCache) Get(ctx context.Context, userID string) ([]broker.Secret, st
 func (l *ListCache) Put(ctx context.Context, userID, stamp string, secrets []broker.Secret) error {
 	doc, err := json.Marshal(listDoc{Gen: stamp, Secrets: secrets})
 	if err != nil {
-		return broker.Wrap(broker.CodeInternal, err, "encode secret list")
+		return broker.WithCode(broker.CodeInternal, err, "encode secret list")
 	}
 	ctx, cancel := l.c.op(ctx)
 	defer cancel()

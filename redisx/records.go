@@ -50,21 +50,28 @@ func (c *Client) PutRuntime(ctx context.Context, r broker.Runtime) error {
 // GetRuntime returns the user's runtime. Errors: not_found (absent, expired
 // or another user's: the same error), unavailable, internal.
 func (c *Client) GetRuntime(ctx context.Context, userID, id string) (broker.Runtime, error) {
+	return getRecord(ctx, c, c.runtimeKey(userID, id), userID, broker.ErrRuntimeNotFound, broker.DecodeRuntime)
+}
+
+// getRecord reads and decodes the record at key (a runtime or an
+// evaluation); notFound answers an absent, expired or another user's one.
+func getRecord[T interface{ Owner() string }](ctx context.Context, c *Client, key, userID string, notFound error, decode func([]byte) (T, error)) (T, error) {
+	var zero T
 	ctx, cancel := c.op(ctx)
 	defer cancel()
-	b, err := c.rdb.Get(ctx, c.runtimeKey(userID, id)).Bytes()
+	b, err := c.rdb.Get(ctx, key).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return broker.Runtime{}, broker.ErrRuntimeNotFound()
+		return zero, notFound
 	}
 	if err != nil {
-		return broker.Runtime{}, mapErr(err)
+		return zero, mapErr(err)
 	}
-	r, err := broker.DecodeRuntime(b)
+	r, err := decode(b)
 	if err != nil {
-		return broker.Runtime{}, err
+		return zero, err
 	}
-	if r.UserID != userID {
-		return broker.Runtime{}, broker.ErrRuntimeNotFound()
+	if r.Owner() != userID {
+		return zero, notFound
 	}
 	return r, nil
 }
@@ -135,7 +142,7 @@ func (c *Client) DeleteRuntime(ctx context.Context, userID, id string) error {
 		return mapErr(err)
 	}
 	if n == 0 {
-		return broker.ErrRuntimeNotFound()
+		return broker.ErrRuntimeNotFound
 	}
 	return nil
 }
@@ -155,23 +162,7 @@ func (c *Client) PutEvaluation(ctx context.Context, e broker.Evaluation) error {
 // GetEvaluation returns the user's evaluation. Errors: not_found (absent,
 // expired or another user's), unavailable, internal.
 func (c *Client) GetEvaluation(ctx context.Context, userID, id string) (broker.Evaluation, error) {
-	ctx, cancel := c.op(ctx)
-	defer cancel()
-	b, err := c.rdb.Get(ctx, c.evaluationKey(userID, id)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return broker.Evaluation{}, broker.ErrEvaluationNotFound()
-	}
-	if err != nil {
-		return broker.Evaluation{}, mapErr(err)
-	}
-	e, err := broker.DecodeEvaluation(b)
-	if err != nil {
-		return broker.Evaluation{}, err
-	}
-	if e.UserID != userID {
-		return broker.Evaluation{}, broker.ErrEvaluationNotFound()
-	}
-	return e, nil
+	return getRecord(ctx, c, c.evaluationKey(userID, id), userID, broker.ErrEvaluationNotFound, broker.DecodeEvaluation)
 }
 
 // PutAccessor records sandboxID -> wrapping accessor for ttl (the token's

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/layout"
 )
 
 // apiKeyData is stored at apikeys/<sha256 hex> and, as a per-user index, at
@@ -17,12 +18,8 @@ type apiKeyData struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func apiKeyPath(hash string) string             { return "apikeys/" + hash }
-func userAPIKeyPath(userID, hash string) string { return "users/" + userID + "/apikeys/" + hash }
-
-func errAPIKeyNotFound() *broker.Error {
-	return broker.Errorf(broker.CodeNotFound, "api key not found")
-}
+// errAPIKeyNotFound answers an unknown key hash (a sentinel: never changed).
+var errAPIKeyNotFound = broker.Errorf(broker.CodeNotFound, "api key not found")
 
 func checkHash(hash string) error {
 	if len(hash) != 64 || strings.Trim(hash, "0123456789abcdef") != "" {
@@ -44,14 +41,14 @@ func (c *Client) PutAPIKey(ctx context.Context, k broker.APIKey) error {
 		k.CreatedAt = time.Now()
 	}
 	d := apiKeyData{UserID: k.UserID, Label: k.Label, CreatedAt: k.CreatedAt.UTC()}
-	if _, err := c.kvWrite(ctx, apiKeyPath(k.ID), d, 0); err != nil {
+	if _, err := c.kvWrite(ctx, layout.APIKeyPath(k.ID), d, 0); err != nil {
 		if isCASMismatch(err) {
-			return broker.Wrap(broker.CodeConflict, err, "api key already exists")
+			return broker.WithCode(broker.CodeConflict, err, "api key already exists")
 		}
 		return mapErr(err, "store api key", nil)
 	}
-	if _, err := c.kvWrite(ctx, userAPIKeyPath(k.UserID, k.ID), d, -1); err != nil {
-		c.cleanup(func(ctx context.Context) error { return c.kvDelete(ctx, apiKeyPath(k.ID)) }, "undo api key")
+	if _, err := c.kvWrite(ctx, layout.UserAPIKeyPath(k.UserID, k.ID), d, -1); err != nil {
+		c.cleanup(func(ctx context.Context) error { return c.kvDelete(ctx, layout.APIKeyPath(k.ID)) }, "undo api key")
 		return mapErr(err, "store api key index", nil)
 	}
 	return nil
@@ -63,12 +60,12 @@ func (c *Client) GetAPIKey(ctx context.Context, hash string) (broker.APIKey, err
 	if err := checkHash(hash); err != nil {
 		return broker.APIKey{}, err
 	}
-	d, _, err := kvReadInto[apiKeyData](ctx, c, apiKeyPath(hash), 0)
+	d, _, err := kvReadInto[apiKeyData](ctx, c, layout.APIKeyPath(hash), 0)
 	if err == nil && d.UserID == "" {
 		err = errNoData
 	}
 	if err != nil {
-		return broker.APIKey{}, mapErr(err, "read api key", errAPIKeyNotFound())
+		return broker.APIKey{}, mapErr(err, "read api key", errAPIKeyNotFound)
 	}
 	return broker.APIKey{ID: hash, UserID: d.UserID, Label: d.Label, CreatedAt: d.CreatedAt}, nil
 }
@@ -80,7 +77,7 @@ func (c *Client) ListAPIKeys(ctx context.Context, userID string) ([]broker.APIKe
 	if err := pathSegment("user_id", userID); err != nil {
 		return nil, err
 	}
-	keys, err := c.kvList(ctx, "users/"+userID+"/apikeys")
+	keys, err := c.kvList(ctx, layout.UserFolder(userID, layout.SubAPIKeys))
 	if err != nil {
 		return nil, mapErr(err, "list api keys", nil)
 	}
@@ -90,7 +87,7 @@ func (c *Client) ListAPIKeys(ctx context.Context, userID string) ([]broker.APIKe
 		if checkHash(keys[i]) != nil {
 			return nil
 		}
-		d, _, err := kvReadInto[apiKeyData](ctx, c, userAPIKeyPath(userID, keys[i]), 0)
+		d, _, err := kvReadInto[apiKeyData](ctx, c, layout.UserAPIKeyPath(userID, keys[i]), 0)
 		if broker.IsCode(mapErr(err, "", nil), broker.CodeNotFound) {
 			return nil // deleted meanwhile
 		}
@@ -121,11 +118,11 @@ func (c *Client) DeleteAPIKey(ctx context.Context, hash string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.kvDelete(ctx, apiKeyPath(hash)); err != nil {
-		return mapErr(err, "delete api key", errAPIKeyNotFound())
+	if err := c.kvDelete(ctx, layout.APIKeyPath(hash)); err != nil {
+		return mapErr(err, "delete api key", errAPIKeyNotFound)
 	}
 	if pathSegment("user_id", k.UserID) == nil {
-		if err := c.kvDelete(ctx, userAPIKeyPath(k.UserID, hash)); err != nil {
+		if err := c.kvDelete(ctx, layout.UserAPIKeyPath(k.UserID, hash)); err != nil {
 			return mapErr(err, "delete api key index", nil)
 		}
 	}

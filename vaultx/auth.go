@@ -37,7 +37,7 @@ func readCredFile(what, path string) (string, error) {
 		if errors.As(err, &pe) {
 			cause = pe.Err
 		}
-		return "", broker.Wrap(broker.CodeInvalid, err, "cannot read vault "+what+" file "+path+": "+cause.Error())
+		return "", broker.WithCode(broker.CodeInvalid, err, "cannot read vault "+what+" file "+path+": "+cause.Error())
 	}
 	v := strings.TrimSpace(string(b))
 	if v == "" {
@@ -59,7 +59,7 @@ func (c *Client) loginLocked(ctx context.Context) error {
 	}, "")
 	if err != nil {
 		if st := statusOf(err); st == http.StatusBadRequest || st == http.StatusForbidden {
-			return broker.Wrap(broker.CodeInvalid, err, "vault rejected the AppRole credentials (role_id or secret_id invalid or expired)")
+			return broker.WithCode(broker.CodeInvalid, err, "vault rejected the AppRole credentials (role_id or secret_id invalid or expired)")
 		}
 		return mapErr(err, "vault approle login", nil)
 	}
@@ -90,7 +90,7 @@ func (c *Client) lookupSelf(ctx context.Context, token string) (ttl time.Duratio
 		Renewable bool `json:"renewable"`
 	}
 	if err := env.decode(&d); err != nil {
-		return 0, false, broker.Wrap(broker.CodeInternal, err, "decode vault token lookup")
+		return 0, false, broker.WithCode(broker.CodeInternal, err, "decode vault token lookup")
 	}
 	return time.Duration(d.TTL) * time.Second, d.Renewable, nil
 }
@@ -129,7 +129,7 @@ func (c *Client) refreshLocked(ctx context.Context) error {
 		ttl, renewable, err := c.lookupSelf(ctx, c.api.Token())
 		if err != nil {
 			if statusOf(err) == http.StatusForbidden {
-				return broker.Wrap(broker.CodeInvalid, err, "vault rejected the token (invalid, expired or revoked)")
+				return broker.WithCode(broker.CodeInvalid, err, "vault rejected the token (invalid, expired or revoked)")
 			}
 			return mapErr(err, "vault token lookup", nil)
 		}

@@ -6,14 +6,13 @@ import (
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/layout"
 )
-
-func sandboxPath(sandboxID string) string { return "sandboxes/" + sandboxID }
 
 // CreationPath is the creation path a bootstrap token for sandboxID carries:
 // "<kv mount>/data/sandboxes/<sandboxID>".
 func (c *Client) CreationPath(sandboxID string) string {
-	return c.dataPath(sandboxPath(sandboxID))
+	return layout.CreationPath(c.cfg.KVMount, sandboxID)
 }
 
 // Wrap mints a bootstrap token for sandboxID (DESIGN.md section 5, steps 2-4)
@@ -35,7 +34,7 @@ func (c *Client) Wrap(ctx context.Context, sandboxID string, env map[string]stri
 	if env == nil {
 		env = map[string]string{}
 	}
-	p := sandboxPath(sandboxID)
+	p := layout.SandboxPath(sandboxID)
 	if _, err := c.kvWrite(ctx, p, env, -1); err != nil {
 		c.cleanup(func(ctx context.Context) error { return c.kvDelete(ctx, p) }, "delete sandbox bundle")
 		return broker.Wrapped{}, mapErr(err, "write sandbox bundle", nil)

@@ -181,13 +181,13 @@ func NewAPIClient(cfg Config, opts APIOptions) (*api.Client, error) {
 		TLSServerName: cfg.TLSServerName,
 		Insecure:      cfg.Insecure,
 	}); err != nil {
-		return nil, broker.Wrap(broker.CodeInvalid, err, "vault TLS settings: "+oneLine(err))
+		return nil, broker.WithCode(broker.CodeInvalid, err, "vault TLS settings: "+oneLine(err))
 	}
 	// Wrap after ConfigureTLS, which needs the bare *http.Transport.
 	ac.HttpClient.Transport = &countingTransport{next: tr, n: opts.RoundTrips, observe: opts.Observe, kv: cfg.KVMount, transit: cfg.TransitMount}
 	c, err := api.NewClient(ac)
 	if err != nil {
-		return nil, broker.Wrap(broker.CodeInvalid, err, "vault client: "+oneLine(err))
+		return nil, broker.WithCode(broker.CodeInvalid, err, "vault client: "+oneLine(err))
 	}
 	c.ClearNamespace()
 	c.SetToken(cfg.Token)

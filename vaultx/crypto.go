@@ -39,7 +39,7 @@ func (c *Client) Encrypt(ctx context.Context, userID string, plaintext []byte) (
 		Ciphertext string `json:"ciphertext"`
 	}
 	if err := env.decode(&d); err != nil || d.Ciphertext == "" {
-		return "", broker.Wrap(broker.CodeInternal, err, "encrypt: malformed vault answer")
+		return "", broker.WithCode(broker.CodeInternal, err, "encrypt: malformed vault answer")
 	}
 	return d.Ciphertext, nil
 }
@@ -72,7 +72,7 @@ func (c *Client) DecryptBatch(ctx context.Context, userID string, ciphertexts []
 	}
 	if env != nil {
 		if derr := env.decode(&d); derr != nil {
-			return nil, broker.Wrap(broker.CodeInternal, derr, "decrypt: malformed vault answer")
+			return nil, broker.WithCode(broker.CodeInternal, derr, "decrypt: malformed vault answer")
 		}
 	}
 	if len(d.BatchResults) != len(ciphertexts) {
@@ -132,7 +132,7 @@ func (c *Client) Fingerprint(ctx context.Context, userID string, plaintext []byt
 		HMAC string `json:"hmac"`
 	}
 	if err := env.decode(&d); err != nil {
-		return "", broker.Wrap(broker.CodeInternal, err, "fingerprint: malformed vault answer")
+		return "", broker.WithCode(broker.CodeInternal, err, "fingerprint: malformed vault answer")
 	}
 	return shortFingerprint(d.HMAC)
 }

@@ -1,11 +1,17 @@
 // Package vaultx is the broker's HashiCorp Vault adapter: it implements
 // broker.SecretStore, broker.Crypto, broker.Bootstrapper, broker.APIKeyStore and
 // broker.Pinger on top of KV v2, transit, response wrapping and the token store,
-// and configures Vault for the broker (Setup).
+// configures Vault for the broker (Setup), and provides the Vault primitives
+// of the key rotation workflow (rotation.Vault; the workflow itself lives in
+// package rotation). Paths follow package layout.
 //
 // Only this package reads Vault status codes: every error it returns is a
 // *broker.Error whose Message is safe to show (never a value, a token or an API
-// key); Vault's own error text is kept in Err, for logs.
+// key); Vault's own error text is kept in Err, for logs. Callers that hold a
+// raw api error (sandbox-init) classify it with ClassifyCall.
+//
+// It is the one writer of a secret's custom metadata (customMetadata, via
+// CreateSecret and describeVersion).
 //
 // Every request carries the audited headers X-Broker-User, X-Request-Id,
 // X-Broker-Runtime and X-Broker-Sandbox taken from broker.AuditFrom(ctx).

@@ -64,23 +64,23 @@ func mapErr(err error, what string, notFound *broker.Error) error {
 			nf.Err = err
 			return &nf
 		}
-		return broker.Wrap(broker.CodeNotFound, err, what+": not found")
+		return broker.WithCode(broker.CodeNotFound, err, what+": not found")
 	case isCASMismatch(err):
-		return broker.Wrap(broker.CodeConflict, err, what+": modified concurrently")
+		return broker.WithCode(broker.CodeConflict, err, what+": modified concurrently")
 	case st == http.StatusForbidden:
-		return broker.Wrap(broker.CodeForbidden, err, what+": permission denied by vault")
+		return broker.WithCode(broker.CodeForbidden, err, what+": permission denied by vault")
 	case st == http.StatusTooManyRequests:
-		return broker.Wrap(broker.CodeUnavailable, err, what+": vault rate limit reached")
+		return broker.WithCode(broker.CodeUnavailable, err, what+": vault rate limit reached")
 	case st == http.StatusServiceUnavailable:
-		return broker.Wrap(broker.CodeUnavailable, err, what+": vault unavailable (sealed or in maintenance)")
+		return broker.WithCode(broker.CodeUnavailable, err, what+": vault unavailable (sealed or in maintenance)")
 	case st >= 500:
 		// 502/504, and a 500 from a Vault that is shutting down or losing
 		// its storage (raft): the dependency failed, not the broker.
-		return broker.Wrap(broker.CodeUnavailable, err, what+": vault unavailable")
+		return broker.WithCode(broker.CodeUnavailable, err, what+": vault unavailable")
 	case st != 0:
-		return broker.Wrap(broker.CodeInternal, err, what+": vault error")
+		return broker.WithCode(broker.CodeInternal, err, what+": vault error")
 	}
-	return broker.Wrap(broker.CodeUnavailable, err, what+": vault unreachable: "+transportCause(err))
+	return broker.WithCode(broker.CodeUnavailable, err, what+": vault unreachable: "+transportCause(err))
 }
 
 // transportCause describes a failure to get an answer, without values.

@@ -16,9 +16,9 @@ func (c *Client) Health(ctx context.Context) error {
 	h, err := c.health.Sys().HealthWithContext(ctx)
 	if err != nil {
 		if statusOf(err) != 0 {
-			return broker.Wrap(broker.CodeUnavailable, err, "vault unhealthy: unexpected health answer")
+			return broker.WithCode(broker.CodeUnavailable, err, "vault unhealthy: unexpected health answer")
 		}
-		return broker.Wrap(broker.CodeUnavailable, err, "vault unreachable: "+transportCause(err))
+		return broker.WithCode(broker.CodeUnavailable, err, "vault unreachable: "+transportCause(err))
 	}
 	switch {
 	case !h.Initialized:
@@ -28,7 +28,7 @@ func (c *Client) Health(ctx context.Context) error {
 	case h.Standby:
 		l, err := c.health.Sys().LeaderWithContext(ctx)
 		if err != nil {
-			return broker.Wrap(broker.CodeUnavailable, err, "vault is a standby and its leader is unknown")
+			return broker.WithCode(broker.CodeUnavailable, err, "vault is a standby and its leader is unknown")
 		}
 		if !l.IsSelf && l.LeaderAddress == "" {
 			return broker.Errorf(broker.CodeUnavailable, "vault is a standby with no active node")

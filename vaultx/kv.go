@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/layout"
 )
 
 // KV v2 answers, decoded.
@@ -44,8 +45,8 @@ type kvVersionInfo struct {
 	Destroyed    bool      `json:"destroyed"`
 }
 
-func (c *Client) dataPath(p string) string { return c.cfg.KVMount + "/data/" + p }
-func (c *Client) metaPath(p string) string { return c.cfg.KVMount + "/metadata/" + p }
+func (c *Client) dataPath(p string) string { return layout.DataPath(c.cfg.KVMount, p) }
+func (c *Client) metaPath(p string) string { return layout.MetadataPath(c.cfg.KVMount, p) }
 
 // kvWrite writes data at p. cas < 0 means no check-and-set.
 func (c *Client) kvWrite(ctx context.Context, p string, data any, cas int) (kvVersion, error) {
@@ -59,7 +60,7 @@ func (c *Client) kvWrite(ctx context.Context, p string, data any, cas int) (kvVe
 	}
 	var v kvVersion
 	if err := env.decode(&v); err != nil {
-		return kvVersion{}, broker.Wrap(broker.CodeInternal, err, "decode vault kv write")
+		return kvVersion{}, broker.WithCode(broker.CodeInternal, err, "decode vault kv write")
 	}
 	return v, nil
 }
@@ -78,7 +79,7 @@ func kvReadInto[T any](ctx context.Context, c *Client, p string, version int) (T
 	}
 	var rd kvRead[T]
 	if err := env.decode(&rd); err != nil {
-		return zero, kvVersion{}, broker.Wrap(broker.CodeInternal, err, "decode vault kv read")
+		return zero, kvVersion{}, broker.WithCode(broker.CodeInternal, err, "decode vault kv read")
 	}
 	if rd.Data == nil {
 		return zero, rd.Metadata, errNoData
@@ -97,7 +98,7 @@ func (c *Client) kvMetaRead(ctx context.Context, p string) (kvMeta, error) {
 	}
 	var m kvMeta
 	if err := env.decode(&m); err != nil {
-		return kvMeta{}, broker.Wrap(broker.CodeInternal, err, "decode vault kv metadata")
+		return kvMeta{}, broker.WithCode(broker.CodeInternal, err, "decode vault kv metadata")
 	}
 	return m, nil
 }
@@ -131,7 +132,7 @@ func (c *Client) kvList(ctx context.Context, p string) ([]string, error) {
 		Keys []string `json:"keys"`
 	}
 	if err := env.decode(&d); err != nil {
-		return nil, broker.Wrap(broker.CodeInternal, err, "decode vault kv list")
+		return nil, broker.WithCode(broker.CodeInternal, err, "decode vault kv list")
 	}
 	return d.Keys, nil
 }

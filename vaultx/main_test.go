@@ -2,9 +2,6 @@ package vaultx
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,23 +16,11 @@ import (
 // env is the package's shared dev Vault, for tests that neither stop nor seal it.
 var env testenv.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	env.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return testenv.Context(t, 60*time.Second) }
 
-func randID(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
+func randID(prefix string) string { return testenv.RandID(prefix) }
 
 func adminClient(t *testing.T, v *testenv.Vault) *api.Client {
 	t.Helper()

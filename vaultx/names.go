@@ -4,15 +4,15 @@ import (
 	"context"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/layout"
 )
 
 type nameData struct {
 	SecretID string `json:"secret_id"`
 }
 
-func namePath(userID, name string) string { return "users/" + userID + "/names/" + name }
-
-func errNameNotFound() *broker.Error { return broker.Errorf(broker.CodeNotFound, "name not found") }
+// errNameNotFound answers a name without an index entry (a sentinel: never changed).
+var errNameNotFound = broker.Errorf(broker.CodeNotFound, "name not found")
 
 // ReserveName binds name to secretID with cas=0: of concurrent reservations of
 // one name exactly one succeeds.
@@ -21,9 +21,9 @@ func (c *Client) ReserveName(ctx context.Context, userID, name, secretID string)
 	if err := segments("user_id", userID, "name", name, "secret_id", secretID); err != nil {
 		return err
 	}
-	_, err := c.kvWrite(ctx, namePath(userID, name), nameData{secretID}, 0)
+	_, err := c.kvWrite(ctx, layout.NamePath(userID, name), nameData{secretID}, 0)
 	if isCASMismatch(err) {
-		return broker.Wrap(broker.CodeConflict, err, "a secret with this name already exists")
+		return broker.WithCode(broker.CodeConflict, err, "a secret with this name already exists")
 	}
 	return mapErr(err, "reserve secret name", nil)
 }
@@ -34,12 +34,12 @@ func (c *Client) NameOwner(ctx context.Context, userID, name string) (broker.Nam
 	if err := segments("user_id", userID, "name", name); err != nil {
 		return broker.NameEntry{}, err
 	}
-	d, meta, err := kvReadInto[nameData](ctx, c, namePath(userID, name), 0)
+	d, meta, err := kvReadInto[nameData](ctx, c, layout.NamePath(userID, name), 0)
 	if err == nil && d.SecretID == "" {
 		err = errNoData
 	}
 	if err != nil {
-		return broker.NameEntry{}, mapErr(err, "read secret name", errNameNotFound())
+		return broker.NameEntry{}, mapErr(err, "read secret name", errNameNotFound)
 	}
 	return broker.NameEntry{SecretID: d.SecretID, Version: meta.Version, CreatedAt: meta.CreatedTime}, nil
 }
@@ -50,9 +50,9 @@ func (c *Client) RebindName(ctx context.Context, userID, name, secretID string, 
 	if err := segments("user_id", userID, "name", name, "secret_id", secretID); err != nil {
 		return err
 	}
-	_, err := c.kvWrite(ctx, namePath(userID, name), nameData{secretID}, entry.Version)
+	_, err := c.kvWrite(ctx, layout.NamePath(userID, name), nameData{secretID}, entry.Version)
 	if isCASMismatch(err) {
-		return broker.Wrap(broker.CodeConflict, err, "the name was rebound concurrently")
+		return broker.WithCode(broker.CodeConflict, err, "the name was rebound concurrently")
 	}
 	return mapErr(err, "rebind secret name", nil)
 }
@@ -63,5 +63,5 @@ func (c *Client) ReleaseName(ctx context.Context, userID, name string) error {
 	if err := segments("user_id", userID, "name", name); err != nil {
 		return err
 	}
-	return mapErr(c.kvDelete(ctx, namePath(userID, name)), "release secret name", nil)
+	return mapErr(c.kvDelete(ctx, layout.NamePath(userID, name)), "release secret name", nil)
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/acme/secretsbroker/layout"
 )
 
 // ObserveFunc receives one Vault call: a fixed operation name (never a path
@@ -52,7 +54,7 @@ func (t *countingTransport) operation(r *http.Request) string {
 		m = "LIST"
 	}
 	switch {
-	case strings.HasPrefix(p, t.kv+"/data/"):
+	case strings.HasPrefix(p, layout.DataPath(t.kv, "")):
 		if r.Header.Get("X-Vault-Wrap-TTL") != "" {
 			return "kv_wrapped_read"
 		}
@@ -60,7 +62,7 @@ func (t *countingTransport) operation(r *http.Request) string {
 			return "kv_read"
 		}
 		return "kv_write"
-	case strings.HasPrefix(p, t.kv+"/metadata/"):
+	case strings.HasPrefix(p, layout.MetadataPath(t.kv, "")):
 		switch m {
 		case "LIST":
 			return "kv_list"

@@ -3,6 +3,8 @@ package vaultx
 import (
 	"fmt"
 	"strings"
+
+	"github.com/acme/secretsbroker/layout"
 )
 
 // PolicyHCL is the broker's least-privilege Vault policy for the given mounts
@@ -13,9 +15,9 @@ import (
 func PolicyHCL(kvMount, transitMount, transitKey string) string {
 	var b strings.Builder
 	b.WriteString("# secrets-broker: written by `brokerd setup`; edits are overwritten.\n")
-	for _, area := range []string{"users", "sandboxes", "apikeys"} {
-		fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"create\", \"read\", \"update\", \"delete\"]\n}\n", kvMount+"/data/"+area+"/*")
-		fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"create\", \"read\", \"update\", \"delete\", \"list\"]\n}\n", kvMount+"/metadata/"+area+"/*")
+	for _, area := range layout.Areas() {
+		fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"create\", \"read\", \"update\", \"delete\"]\n}\n", layout.DataPath(kvMount, area+"/*"))
+		fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"create\", \"read\", \"update\", \"delete\", \"list\"]\n}\n", layout.MetadataPath(kvMount, area+"/*"))
 	}
 	for _, op := range []string{"encrypt", "decrypt", "rewrap"} {
 		fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"update\"]\n}\n", transitMount+"/"+op+"/"+transitKey)

@@ -116,7 +116,7 @@ func (c *Client) send(ctx context.Context, r request, token string) (*envelope, 
 	}
 	if r.body != nil {
 		if err := req.SetJSONBody(r.body); err != nil {
-			return nil, broker.Wrap(broker.CodeInternal, err, "encode vault request")
+			return nil, broker.WithCode(broker.CodeInternal, err, "encode vault request")
 		}
 	}
 	//nolint:staticcheck // RawRequestWithContext is the one call that takes a per-request header set and wrap TTL.
@@ -134,7 +134,7 @@ func (c *Client) send(ctx context.Context, r request, token string) (*envelope, 
 	}
 	env, err := readEnvelope(resp.Body)
 	if err != nil {
-		return nil, broker.Wrap(broker.CodeInternal, err, "decode vault response")
+		return nil, broker.WithCode(broker.CodeInternal, err, "decode vault response")
 	}
 	return env, nil
 }

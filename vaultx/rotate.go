@@ -7,21 +7,13 @@ import (
 	"strings"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/rotation"
 )
 
-// Key rotation (operator side, with a token allowed to manage the transit
-// key): RotateKey, KeyInfo, RewrapAll (rotate_rewrap.go), ScanKeyVersions and
-// RaiseMinDecryptionVersion (rotate_history.go).
-
-// KeyInfo describes the broker's transit key.
-type KeyInfo struct {
-	Name                 string
-	Type                 string
-	Derived              bool
-	LatestVersion        int
-	MinDecryptionVersion int
-	MinEncryptionVersion int // 0: the latest
-}
+// Key rotation primitives (operator side, with a token allowed to manage the
+// transit key): RotateKey, KeyInfo and SetMinDecryptionVersion here, and
+// what package rotation's workflow needs (rotation.Vault) in
+// rotate_primitives.go and rotate_transit.go.
 
 func (c *Client) transitKeyPath(suffix string) string {
 	p := c.cfg.TransitMount + "/keys/" + c.cfg.TransitKey
@@ -33,10 +25,10 @@ func (c *Client) transitKeyPath(suffix string) string {
 
 // KeyInfo reads the transit key's versions (transit/keys/<key>).
 // Errors: not_found (no such key), forbidden, unavailable, internal.
-func (c *Client) KeyInfo(ctx context.Context) (KeyInfo, error) {
+func (c *Client) KeyInfo(ctx context.Context) (rotation.KeyInfo, error) {
 	env, err := c.do(ctx, request{method: http.MethodGet, path: c.transitKeyPath("")})
 	if err != nil {
-		return KeyInfo{}, mapErr(err, "read transit key", broker.Errorf(broker.CodeNotFound, "transit key %s/%s not found", c.cfg.TransitMount, c.cfg.TransitKey))
+		return rotation.KeyInfo{}, mapErr(err, "read transit key", broker.Errorf(broker.CodeNotFound, "transit key %s/%s not found", c.cfg.TransitMount, c.cfg.TransitKey))
 	}
 	var d struct {
 		Name                 string `json:"name"`
@@ -47,9 +39,9 @@ func (c *Client) KeyInfo(ctx context.Context) (KeyInfo, error) {
 		MinEncryptionVersion int    `json:"min_encryption_version"`
 	}
 	if err := env.decode(&d); err != nil || d.LatestVersion < 1 {
-		return KeyInfo{}, broker.Wrap(broker.CodeInternal, err, "read transit key: malformed vault answer")
+		return rotation.KeyInfo{}, broker.WithCode(broker.CodeInternal, err, "read transit key: malformed vault answer")
 	}
-	return KeyInfo(d), nil
+	return rotation.KeyInfo(d), nil
 }
 
 // RotateKey adds a new version to the transit key (transit/keys/<key>/rotate)
@@ -57,10 +49,10 @@ func (c *Client) KeyInfo(ctx context.Context) (KeyInfo, error) {
 // at once; existing ciphertexts keep decrypting until the minimum decryption
 // version is raised past their version.
 // Errors: not_found, forbidden, unavailable, internal.
-func (c *Client) RotateKey(ctx context.Context) (KeyInfo, error) {
+func (c *Client) RotateKey(ctx context.Context) (rotation.KeyInfo, error) {
 	_, err := c.do(ctx, request{method: http.MethodPost, path: c.transitKeyPath("rotate")})
 	if err != nil {
-		return KeyInfo{}, mapErr(err, "rotate transit key", broker.Errorf(broker.CodeNotFound, "transit key %s/%s not found", c.cfg.TransitMount, c.cfg.TransitKey))
+		return rotation.KeyInfo{}, mapErr(err, "rotate transit key", broker.Errorf(broker.CodeNotFound, "transit key %s/%s not found", c.cfg.TransitMount, c.cfg.TransitKey))
 	}
 	return c.KeyInfo(ctx)
 }
@@ -68,7 +60,8 @@ func (c *Client) RotateKey(ctx context.Context) (KeyInfo, error) {
 // SetMinDecryptionVersion sets the transit key's min_decryption_version to v
 // (transit/keys/<key>/config), with no safety check: ciphertexts of older key
 // versions stop decrypting, and stop rewrapping, at once. Operators should go
-// through RaiseMinDecryptionVersion, which checks the stored versions first.
+// through rotation.Rotator.RaiseMinDecryptionVersion, which checks the stored
+// versions first.
 // Errors: invalid (v < 1 or above the latest version), not_found, forbidden,
 // unavailable, internal.
 func (c *Client) SetMinDecryptionVersion(ctx context.Context, v int) error {

@@ -7,12 +7,12 @@ import (
 	"github.com/acme/secretsbroker/broker"
 )
 
-// rewrapBatch rewraps the ciphertexts of userID to the key's latest version
+// RewrapBatch rewraps the ciphertexts of userID to the key's latest version
 // in ONE transit call (batch_input, context = base64(userID)); the plaintext
 // never leaves Vault. out[i] is "" when transit refused item i (a ciphertext
 // of another context, tampered, or below the minimum decryption version).
 // Errors: unavailable, forbidden, internal.
-func (c *Client) rewrapBatch(ctx context.Context, userID string, cts []string) ([]string, error) {
+func (c *Client) RewrapBatch(ctx context.Context, userID string, cts []string) ([]string, error) {
 	if len(cts) == 0 {
 		return nil, nil
 	}
@@ -31,7 +31,7 @@ func (c *Client) rewrapBatch(ctx context.Context, userID string, cts []string) (
 	}
 	if env != nil {
 		if derr := env.decode(&d); derr != nil {
-			return nil, broker.Wrap(broker.CodeInternal, derr, "rewrap: malformed vault answer")
+			return nil, broker.WithCode(broker.CodeInternal, derr, "rewrap: malformed vault answer")
 		}
 	}
 	if len(d.BatchResults) != len(cts) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/layout"
 )
 
 // Custom metadata keys of a secret (KV v2 custom_metadata, strings only).
@@ -34,13 +35,16 @@ type secretData struct {
 	Provider    *string `json:"provider,omitempty"`
 }
 
+// Keys of secretData, for a version's data read or written whole (a rewrap
+// keeps everything but the ciphertext, and marks the version).
+const (
+	dataCiphertext = "ciphertext"
+	dataRewrapped  = "rewrapped" // true on a version written by a key rotation's rewrap
+)
+
 func dataOf(w broker.SecretWrite) secretData {
 	return secretData{Ciphertext: w.Ciphertext, MaskedValue: w.MaskedValue, Fingerprint: w.Fingerprint, Name: w.Name, Provider: w.Provider}
 }
-
-func secretPath(userID, secretID string) string { return "users/" + userID + "/secrets/" + secretID }
-
-func errSecretNotFound() *broker.Error { return broker.Errorf(broker.CodeNotFound, "secret not found") }
 
 func checkSecretIDs(userID, secretID string) error {
 	return segments("user_id", userID, "secret_id", secretID)
@@ -72,12 +76,12 @@ func (c *Client) CreateSecret(ctx context.Context, w broker.SecretWrite) (broker
 	if err := checkSecretIDs(w.UserID, w.SecretID); err != nil {
 		return broker.Secret{}, err
 	}
-	p := secretPath(w.UserID, w.SecretID)
+	p := layout.SecretPath(w.UserID, w.SecretID)
 	createdAt := time.Now().UTC()
 	v, err := c.kvWrite(ctx, p, dataOf(w), 0)
 	if err != nil {
 		if isCASMismatch(err) {
-			return broker.Secret{}, broker.Wrap(broker.CodeConflict, err, "secret already exists")
+			return broker.Secret{}, broker.WithCode(broker.CodeConflict, err, "secret already exists")
 		}
 		return broker.Secret{}, mapErr(err, "create secret", nil)
 	}
@@ -103,43 +107,56 @@ func (c *Client) UpdateSecret(ctx context.Context, w broker.SecretWrite, casVers
 	if casVersion < 1 {
 		return broker.Secret{}, broker.Invalid(broker.FieldError{Field: "version", Message: "must be at least 1"})
 	}
-	p := secretPath(w.UserID, w.SecretID)
+	p := layout.SecretPath(w.UserID, w.SecretID)
 	v, err := c.kvWrite(ctx, p, dataOf(w), casVersion)
 	if err != nil {
 		if isCASMismatch(err) {
 			m, merr := c.kvMetaRead(ctx, p)
 			if statusOf(merr) == http.StatusNotFound || (merr == nil && m.CurrentVersion == 0) {
-				return broker.Secret{}, errSecretNotFound()
+				return broker.Secret{}, broker.ErrSecretNotFound
 			}
-			return broker.Secret{}, broker.Wrap(broker.CodeConflict, err, "secret was modified concurrently")
+			return broker.Secret{}, broker.WithCode(broker.CodeConflict, err, "secret was modified concurrently")
 		}
-		return broker.Secret{}, mapErr(err, "update secret", errSecretNotFound())
+		return broker.Secret{}, mapErr(err, "update secret", broker.ErrSecretNotFound)
 	}
-	old := v.CustomMetadata
-	if w.Name == "" {
-		w.Name = old[mdName]
-		if prov, ok := old[mdProvider]; ok && w.Provider == nil {
-			w.Provider = &prov
-		}
-	}
-	createdAt, ok := parseTime(old[mdCreatedAt])
-	if !ok {
-		m, err := c.kvMetaRead(ctx, p)
-		if err != nil {
-			return broker.Secret{}, mapErr(err, "update secret", errSecretNotFound())
-		}
-		createdAt = m.CreatedTime
-	}
-	if err := c.kvMetaWrite(ctx, p, customMetadata(w, v.Version, createdAt)); err != nil {
+	w, createdAt, err := c.describeVersion(ctx, p, w, v)
+	if err != nil {
 		// The new version is stored; readers fall back to its data for the
 		// preview until the next write fixes the metadata.
-		return broker.Secret{}, mapErr(err, "update secret metadata", errSecretNotFound())
+		return broker.Secret{}, mapErr(err, "update secret metadata", broker.ErrSecretNotFound)
 	}
 	return broker.Secret{
 		ID: w.SecretID, Name: w.Name, Provider: w.Provider,
 		MaskedValue: w.MaskedValue, Fingerprint: w.Fingerprint,
 		Version: v.Version, CreatedAt: createdAt, UpdatedAt: v.CreatedTime,
 	}, nil
+}
+
+// describeVersion points the custom metadata of the secret at p at version
+// v, just written with w's data: with CreateSecret, the one writer of the
+// metadata schema (customMetadata). An empty w.Name keeps the stored name
+// and provider; created_at is kept (when missing, KV's own creation time of
+// the secret is used). It returns w as described and created_at.
+func (c *Client) describeVersion(ctx context.Context, p string, w broker.SecretWrite, v kvVersion) (broker.SecretWrite, time.Time, error) {
+	old := v.CustomMetadata
+	createdAt, ok := parseTime(old[mdCreatedAt])
+	if !ok {
+		m, err := c.kvMetaRead(ctx, p)
+		if err != nil {
+			return w, time.Time{}, err
+		}
+		createdAt = m.CreatedTime
+		if old == nil {
+			old = m.CustomMetadata
+		}
+	}
+	if w.Name == "" {
+		w.Name = old[mdName]
+		if prov, ok := old[mdProvider]; ok && w.Provider == nil {
+			w.Provider = &prov
+		}
+	}
+	return w, createdAt, c.kvMetaWrite(ctx, p, customMetadata(w, v.Version, createdAt))
 }
 
 func parseTime(s string) (time.Time, bool) {
@@ -156,18 +173,18 @@ func (c *Client) GetSecret(ctx context.Context, userID, secretID string) (broker
 		return broker.Secret{}, err
 	}
 	s, err := c.getSecret(ctx, userID, secretID)
-	return s, mapErr(err, "read secret", errSecretNotFound())
+	return s, mapErr(err, "read secret", broker.ErrSecretNotFound)
 }
 
 func (c *Client) getSecret(ctx context.Context, userID, secretID string) (broker.Secret, error) {
-	p := secretPath(userID, secretID)
+	p := layout.SecretPath(userID, secretID)
 	m, err := c.kvMetaRead(ctx, p)
 	if err != nil {
 		return broker.Secret{}, err
 	}
 	cur, ok := m.Versions[strconv.Itoa(m.CurrentVersion)]
 	if m.CurrentVersion == 0 || !ok || cur.Destroyed || cur.DeletionTime != "" {
-		return broker.Secret{}, errSecretNotFound() // being created, or deleted
+		return broker.Secret{}, broker.ErrSecretNotFound // being created, or deleted
 	}
 	md := m.CustomMetadata
 	s := broker.Secret{
@@ -243,7 +260,7 @@ func (c *Client) ListSecrets(ctx context.Context, userID string) ([]broker.Secre
 }
 
 func (c *Client) secretIDs(ctx context.Context, userID string) ([]string, error) {
-	keys, err := c.kvList(ctx, "users/"+userID+"/secrets")
+	keys, err := c.kvList(ctx, layout.UserFolder(userID, layout.SubSecrets))
 	if err != nil {
 		return nil, err
 	}
@@ -298,18 +315,18 @@ func (c *Client) NamedCiphertexts(ctx context.Context, userID string, secretIDs 
 	}
 	out := make([]broker.NamedCiphertext, len(secretIDs))
 	err := parallel(ctx, len(secretIDs), func(ctx context.Context, i int) error {
-		d, _, err := kvReadInto[secretData](ctx, c, secretPath(userID, secretIDs[i]), 0)
+		d, _, err := kvReadInto[secretData](ctx, c, layout.SecretPath(userID, secretIDs[i]), 0)
 		if err != nil {
 			return err
 		}
 		if d.Ciphertext == "" {
-			return errSecretNotFound()
+			return broker.ErrSecretNotFound
 		}
 		out[i] = broker.NamedCiphertext{Name: d.Name, Ciphertext: d.Ciphertext}
 		return nil
 	})
 	if err != nil {
-		return nil, mapErr(err, "read secrets", errSecretNotFound())
+		return nil, mapErr(err, "read secrets", broker.ErrSecretNotFound)
 	}
 	return out, nil
 }
@@ -322,13 +339,13 @@ func (c *Client) Versions(ctx context.Context, userID, secretID string) ([]broke
 	if err := checkSecretIDs(userID, secretID); err != nil {
 		return nil, err
 	}
-	p := secretPath(userID, secretID)
+	p := layout.SecretPath(userID, secretID)
 	m, err := c.kvMetaRead(ctx, p)
 	if err != nil {
-		return nil, mapErr(err, "list secret versions", errSecretNotFound())
+		return nil, mapErr(err, "list secret versions", broker.ErrSecretNotFound)
 	}
 	if m.CurrentVersion == 0 {
-		return nil, errSecretNotFound()
+		return nil, broker.ErrSecretNotFound
 	}
 	out := make([]broker.SecretVersion, 0, len(m.Versions))
 	for k, info := range m.Versions {
@@ -360,7 +377,7 @@ func (c *Client) Versions(ctx context.Context, userID, secretID string) ([]broke
 		return nil
 	})
 	if err != nil {
-		return nil, mapErr(err, "list secret versions", errSecretNotFound())
+		return nil, mapErr(err, "list secret versions", broker.ErrSecretNotFound)
 	}
 	return out, nil
 }
@@ -374,7 +391,7 @@ func (c *Client) VersionCiphertext(ctx context.Context, userID, secretID string,
 	if version < 1 {
 		return "", broker.Errorf(broker.CodeNotFound, "secret version not found")
 	}
-	d, _, err := kvReadInto[secretData](ctx, c, secretPath(userID, secretID), version)
+	d, _, err := kvReadInto[secretData](ctx, c, layout.SecretPath(userID, secretID), version)
 	if err == nil && d.Ciphertext == "" {
 		err = errNoData
 	}
@@ -391,15 +408,15 @@ func (c *Client) DeleteSecret(ctx context.Context, userID, secretID string) erro
 	if err := checkSecretIDs(userID, secretID); err != nil {
 		return err
 	}
-	p := secretPath(userID, secretID)
+	p := layout.SecretPath(userID, secretID)
 	m, err := c.kvMetaRead(ctx, p)
 	if err != nil {
-		return mapErr(err, "delete secret", errSecretNotFound())
+		return mapErr(err, "delete secret", broker.ErrSecretNotFound)
 	}
 	if m.CurrentVersion == 0 {
-		return errSecretNotFound()
+		return broker.ErrSecretNotFound
 	}
-	return mapErr(c.kvDelete(ctx, p), "delete secret", errSecretNotFound())
+	return mapErr(c.kvDelete(ctx, p), "delete secret", broker.ErrSecretNotFound)
 }
 
 // cleanup runs an undo step with a fresh context (the caller's may be done),

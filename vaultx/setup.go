@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/internal/atomicfile"
 )
 
 // Defaults of SetupOptions.
@@ -356,7 +356,7 @@ func (s *setup) secretID(ctx context.Context) error {
 			}
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return broker.Wrap(broker.CodeInvalid, err, "setup: cannot read secret_id file "+s.o.SecretIDFile)
+		return broker.WithCode(broker.CodeInvalid, err, "setup: cannot read secret_id file "+s.o.SecretIDFile)
 	}
 	sec, err := s.admin.Logical().WriteWithContext(ctx, s.rolePath()+"/secret-id", map[string]any{})
 	if err != nil {
@@ -377,31 +377,11 @@ func (s *setup) secretID(ctx context.Context) error {
 	return nil
 }
 
-// writeFileAtomic writes b to path with mode 0600 via a temporary file and a
-// rename. Errors: invalid (naming the path).
+// writeFileAtomic writes b to path with mode 0600 (internal/atomicfile).
+// Errors: invalid (naming the path).
 func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return broker.Wrap(broker.CodeInvalid, err, "cannot write "+path)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	err = f.Chmod(0o600)
-	if err == nil {
-		_, err = f.Write(b)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return broker.Wrap(broker.CodeInvalid, err, "cannot write "+path)
+	if err := atomicfile.WriteFile(path, b, 0o600); err != nil {
+		return broker.WithCode(broker.CodeInvalid, err, "cannot write "+path)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package vaultx
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -143,6 +144,9 @@ func TestSecretStoreLifecycle(t *testing.T) {
 	ghost.SecretID = randID("s-")
 	_, err = c.UpdateSecret(ctx, ghost, 1)
 	wantCode(t, err, broker.CodeNotFound)
+	if _, gerr := c.GetSecret(ctx, user, ghost.SecretID); !errors.Is(gerr, broker.ErrSecretNotFound) {
+		t.Fatalf("GetSecret of an absent id: %v, want errors.Is ErrSecretNotFound", gerr)
+	}
 
 	g, err := c.GetSecret(ctx, user, id)
 	if err != nil || g.Version != 2 || g.MaskedValue != w2.MaskedValue || g.Fingerprint != w2.Fingerprint ||

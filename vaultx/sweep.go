@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/layout"
 )
 
 // SweepBundles destroys every sandbox bundle (sandboxes/<id>, plaintext
@@ -21,7 +22,7 @@ func (c *Client) SweepBundles(ctx context.Context, maxAge time.Duration) (int, e
 	if maxAge <= 0 {
 		return 0, broker.Invalid(broker.FieldError{Field: "max_age", Message: "must be positive"})
 	}
-	ids, err := c.kvList(ctx, "sandboxes")
+	ids, err := c.kvList(ctx, layout.AreaSandboxes)
 	if err != nil {
 		return 0, mapErr(err, "list sandbox bundles", nil)
 	}
@@ -39,7 +40,7 @@ func (c *Client) SweepBundles(ctx context.Context, maxAge time.Duration) (int, e
 		workers <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-workers }()
-			done, err := c.sweepBundle(ctx, sandboxPath(id), maxAge)
+			done, err := c.sweepBundle(ctx, layout.SandboxPath(id), maxAge)
 			mu.Lock()
 			defer mu.Unlock()
 			if done {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/layout"
 )
 
 // The floor: for each operation, the minimal sequence of Vault calls it needs
@@ -29,8 +30,6 @@ type floor struct {
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 func transitPath(op string) string { return fmt.Sprintf(transitKey, op) }
-
-func secretPath(user, id string) string { return "users/" + user + "/secrets/" + id }
 
 // par runs fn(ctx, i) for i in [0,n) on at most limit goroutines; first error wins.
 func par(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
@@ -114,7 +113,7 @@ func secretMetadata(name, masked, fp string, version int) map[string]any {
 func (f *floor) create(ctx context.Context, user, name, value string) error {
 	id := broker.NewID()
 	ct, fp, err := f.seal(ctx, user, value, func(ctx context.Context) error {
-		_, err := f.v.call(ctx, http.MethodPost, kvMount+"/data/users/"+user+"/names/"+name,
+		_, err := f.v.call(ctx, http.MethodPost, layout.DataPath(kvMount, layout.NamePath(user, name)),
 			map[string]any{"data": map[string]string{"secret_id": id}, "options": map[string]int{"cas": 0}}, user, 0)
 		return err
 	})
@@ -122,8 +121,8 @@ func (f *floor) create(ctx context.Context, user, name, value string) error {
 		return err
 	}
 	masked := broker.Mask(value)
-	p := secretPath(user, id)
-	a, err := f.v.call(ctx, http.MethodPost, kvMount+"/data/"+p, map[string]any{
+	p := layout.SecretPath(user, id)
+	a, err := f.v.call(ctx, http.MethodPost, layout.DataPath(kvMount, p), map[string]any{
 		"data":    map[string]string{"ciphertext": ct, "masked_value": masked, "fingerprint": fp, "name": name},
 		"options": map[string]int{"cas": 0}}, user, 0)
 	if err != nil {
@@ -135,7 +134,7 @@ func (f *floor) create(ctx context.Context, user, name, value string) error {
 	if err := a.decode(&v); err != nil {
 		return err
 	}
-	_, err = f.v.call(ctx, http.MethodPost, kvMount+"/metadata/"+p, secretMetadata(name, masked, fp, v.Version), user, 0)
+	_, err = f.v.call(ctx, http.MethodPost, layout.MetadataPath(kvMount, p), secretMetadata(name, masked, fp, v.Version), user, 0)
 	return err
 }
 
@@ -149,7 +148,7 @@ type floorMeta struct {
 
 // get: one metadata read.
 func (f *floor) get(ctx context.Context, user, id string) (floorMeta, error) {
-	a, err := f.v.call(ctx, http.MethodGet, kvMount+"/metadata/"+secretPath(user, id), nil, user, 0)
+	a, err := f.v.call(ctx, http.MethodGet, layout.MetadataPath(kvMount, layout.SecretPath(user, id)), nil, user, 0)
 	if err != nil {
 		return floorMeta{}, err
 	}
@@ -163,7 +162,7 @@ func (f *floor) get(ctx context.Context, user, id string) (floorMeta, error) {
 
 // list: one LIST, then every secret's metadata, 16 at a time.
 func (f *floor) list(ctx context.Context, user string) (int, error) {
-	a, err := f.v.call(ctx, "LIST", kvMount+"/metadata/users/"+user+"/secrets/", nil, user, 0)
+	a, err := f.v.call(ctx, "LIST", layout.MetadataPath(kvMount, layout.UserFolder(user, layout.SubSecrets)+"/"), nil, user, 0)
 	if err != nil {
 		return 0, err
 	}
@@ -193,9 +192,9 @@ func (f *floor) rotate(ctx context.Context, user, id, value string) error {
 		return err
 	}
 	masked := broker.Mask(value)
-	p := secretPath(user, id)
+	p := layout.SecretPath(user, id)
 	name := m.CustomMetadata["name"]
-	a, err := f.v.call(ctx, http.MethodPost, kvMount+"/data/"+p, map[string]any{
+	a, err := f.v.call(ctx, http.MethodPost, layout.DataPath(kvMount, p), map[string]any{
 		"data":    map[string]string{"ciphertext": ct, "masked_value": masked, "fingerprint": fp, "name": name},
 		"options": map[string]int{"cas": m.CurrentVersion}}, user, 0)
 	if err != nil {
@@ -207,7 +206,7 @@ func (f *floor) rotate(ctx context.Context, user, id, value string) error {
 	if err := a.decode(&v); err != nil {
 		return err
 	}
-	_, err = f.v.call(ctx, http.MethodPost, kvMount+"/metadata/"+p, secretMetadata(name, masked, fp, v.Version), user, 0)
+	_, err = f.v.call(ctx, http.MethodPost, layout.MetadataPath(kvMount, p), secretMetadata(name, masked, fp, v.Version), user, 0)
 	return err
 }
 
@@ -215,7 +214,7 @@ func (f *floor) rotate(ctx context.Context, user, id, value string) error {
 func (f *floor) resolve(ctx context.Context, user string, ids []string) (map[string]string, error) {
 	cts := make([]string, len(ids))
 	err := par(ctx, len(ids), innerPar, func(ctx context.Context, i int) error {
-		a, err := f.v.call(ctx, http.MethodGet, kvMount+"/data/"+secretPath(user, ids[i]), nil, user, 0)
+		a, err := f.v.call(ctx, http.MethodGet, layout.DataPath(kvMount, layout.SecretPath(user, ids[i])), nil, user, 0)
 		if err != nil {
 			return err
 		}
@@ -263,7 +262,8 @@ func (f *floor) resolve(ctx context.Context, user string, ids []string) (map[str
 
 // wrap: bundle write, wrapped read, metadata delete.
 func (f *floor) wrap(ctx context.Context, user string, env map[string]string) error {
-	p := kvMount + "/data/sandboxes/" + broker.NewID()
+	sb := layout.SandboxPath(broker.NewID())
+	p := layout.DataPath(kvMount, sb)
 	if _, err := f.v.call(ctx, http.MethodPost, p, map[string]any{"data": env}, user, 0); err != nil {
 		return err
 	}
@@ -274,7 +274,7 @@ func (f *floor) wrap(ctx context.Context, user string, env map[string]string) er
 	if a.WrapInfo == nil || a.WrapInfo.Token == "" {
 		return fmt.Errorf("vault did not wrap the bundle")
 	}
-	_, err = f.v.call(ctx, http.MethodDelete, kvMount+"/metadata/sandboxes/"+p[len(kvMount+"/data/sandboxes/"):], nil, user, 0)
+	_, err = f.v.call(ctx, http.MethodDelete, layout.MetadataPath(kvMount, sb), nil, user, 0)
 	return err
 }
 

@@ -74,7 +74,7 @@ func (a *app) openVault(f vaultFlags, base vaultx.Config) (*vaultx.Client, error
 		// an unreadable CA file) is Vault's answer, exit code 1.
 		var ue *usageError
 		if err = vaultErr(err); errors.As(err, &ue) {
-			err = errors.New("vault: " + ue.msg)
+			err = errors.New("vault: " + ue.Msg)
 		}
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func vaultErr(err error) error {
 			}
 			msg += ": " + strings.Join(parts, "; ")
 		}
-		return &usageError{msg: msg}
+		return &usageError{Msg: msg}
 	case broker.CodeUnavailable, broker.CodeForbidden, broker.CodeInternal:
 		if be.Err != nil {
 			msg += ": " + oneLine(be.Err.Error())

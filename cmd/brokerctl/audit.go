@@ -171,7 +171,7 @@ func (c *auditAlertsCmd) Run(a *app) error {
 	}
 	fmt.Fprintf(a.stderr, "brokerctl: %d alert(s): see docs/audit.md\n", len(found))
 	// exitRequest carries an exit code with nothing more to print.
-	return &exitRequest{code: exitAlerts}
+	return &exitRequest{Code: exitAlerts}
 }
 
 // reportMalformed says on stderr how many lines were skipped.

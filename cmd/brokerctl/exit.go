@@ -1,50 +1,41 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
-	"strings"
+
+	"github.com/acme/secretsbroker/internal/exit"
 )
 
 // usageError is a bad command line or missing setting: one line on stderr,
 // exit code 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...)}
-}
-
-// exitCode prints err as one line on stderr and returns the exit code: 0 for
-// nil, 2 for usage errors, 1 for anything else (API, Vault, network).
-func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
-		return 0
-	}
-	var ex *exitRequest
-	if errors.As(err, &ex) {
-		return ex.code // help printed: nothing more to say
-	}
-	fmt.Fprintln(stderr, "brokerctl: "+oneLine(errorText(err)))
-	var ue *usageError
-	if errors.As(err, &ue) {
-		return 2
-	}
-	return 1
-}
+type usageError = exit.UsageError
 
 // exitRequest is how kong's exit (after --help) reaches exitCode without
-// terminating the process from inside run.
-type exitRequest struct{ code int }
+// terminating the process from inside run; also a verdict already printed.
+type exitRequest = exit.Request
 
-func (e *exitRequest) Error() string { return fmt.Sprintf("exit %d", e.code) }
+func usagef(format string, args ...any) error { return exit.Usagef(format, args...) }
 
 // oneLine collapses whitespace runs containing newlines into one space.
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
+func oneLine(s string) string { return exit.OneLine(s) }
+
+// exitCode prints err as one line on stderr and returns the exit code: 0 for
+// nil, 2 for usage errors, 1 for anything else (API, Vault, network). A
+// timed-out call says which setting bounds it (errorText).
+func exitCode(err error, stderr io.Writer) int {
+	if err != nil {
+		if text := errorText(err); text != err.Error() {
+			err = &hinted{error: err, text: text}
+		}
 	}
-	return strings.Join(strings.Fields(s), " ")
+	return exit.Code("brokerctl", err, stderr)
 }
+
+// hinted is err shown as text, for exit.Code.
+type hinted struct {
+	error
+	text string
+}
+
+func (h *hinted) Error() string { return h.text }
+func (h *hinted) Unwrap() error { return h.error }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/rotation"
 	"github.com/acme/secretsbroker/vaultx"
 )
 
@@ -53,7 +54,7 @@ type rotateJSON struct {
 	Complete             bool       `json:"complete"`
 	Raise                *raiseJSON `json:"raise,omitempty"`
 
-	raise *vaultx.RaiseReport
+	raise *rotation.RaiseReport
 }
 
 type rewrapJSON struct {
@@ -84,7 +85,7 @@ type raiseJSON struct {
 	MalformedFound int  `json:"malformed"`
 }
 
-func toRaiseJSON(r vaultx.RaiseReport) *raiseJSON {
+func toRaiseJSON(r rotation.RaiseReport) *raiseJSON {
 	s := r.Scan
 	return &raiseJSON{From: r.From, To: r.To, Forced: r.Forced, Versions: s.Versions, Secrets: s.Secrets,
 		Stale: s.Stale, StaleCurrent: s.StaleCurrent, StaleCopies: s.StaleCopies, StaleSecrets: s.StaleSecrets, MalformedFound: s.Malformed}
@@ -94,11 +95,11 @@ func (c *keysRotateCmd) Run(a *app) error {
 	if c.Force && !c.RaiseMinVersion {
 		return usagef("--force applies to --raise-min-version only")
 	}
-	if c.Concurrency < 1 || c.Concurrency > vaultx.MaxRewrapConcurrency {
-		return usagef("--concurrency must be between 1 and %d", vaultx.MaxRewrapConcurrency)
+	if c.Concurrency < 1 || c.Concurrency > rotation.MaxRewrapConcurrency {
+		return usagef("--concurrency must be between 1 and %d", rotation.MaxRewrapConcurrency)
 	}
-	if c.BatchSize < 1 || c.BatchSize > vaultx.MaxRewrapBatch {
-		return usagef("--batch-size must be between 1 and %d", vaultx.MaxRewrapBatch)
+	if c.BatchSize < 1 || c.BatchSize > rotation.MaxRewrapBatch {
+		return usagef("--batch-size must be between 1 and %d", rotation.MaxRewrapBatch)
 	}
 	k := &a.cli.Keys
 	vc, err := a.keysVaultClient(k)
@@ -121,8 +122,9 @@ func (c *keysRotateCmd) Run(a *app) error {
 		fmt.Fprintf(a.stderr, "rotated transit key %s: version %d -> %d\n", name, out.PreviousVersion, info.LatestVersion)
 	}
 
+	rot := rotation.New(vc, vc.Logger())
 	pr := &progressPrinter{w: a.stderr, every: c.ProgressInterval}
-	rep, err := vc.RewrapAll(a.ctx, vaultx.RewrapOptions{
+	rep, err := rot.RewrapAll(a.ctx, rotation.RewrapOptions{
 		BatchSize:   c.BatchSize,
 		Concurrency: c.Concurrency,
 		StatePath:   c.State,
@@ -150,7 +152,7 @@ func (c *keysRotateCmd) Run(a *app) error {
 	}
 
 	if c.RaiseMinVersion {
-		raise, err := vc.RaiseMinDecryptionVersion(a.ctx, vaultx.RaiseOptions{Force: c.Force, Scan: vaultx.ScanOptions{
+		raise, err := rot.RaiseMinDecryptionVersion(a.ctx, rotation.RaiseOptions{Force: c.Force, Scan: rotation.ScanOptions{
 			Concurrency: c.Concurrency,
 			Progress:    pr.scan,
 		}})

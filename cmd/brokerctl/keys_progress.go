@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/acme/secretsbroker/vaultx"
+	"github.com/acme/secretsbroker/rotation"
 )
 
 // progressPrinter writes progress lines on stderr, at most one per interval
@@ -18,7 +18,7 @@ type progressPrinter struct {
 	mu      sync.Mutex
 	printed time.Time
 	pending string // the latest line not printed yet
-	last    vaultx.RewrapProgress
+	last    rotation.RewrapProgress
 }
 
 func (p *progressPrinter) line(s string) {
@@ -34,7 +34,7 @@ func (p *progressPrinter) line(s string) {
 
 // rewrap reports RewrapAll's progress: "rewrapped 120/500 secrets (user 3/10)"
 // counts the secrets handled (rewrapped or found current) so far.
-func (p *progressPrinter) rewrap(r vaultx.RewrapProgress) {
+func (p *progressPrinter) rewrap(r rotation.RewrapProgress) {
 	p.mu.Lock()
 	p.last = r
 	p.mu.Unlock()

@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/secretsbroker/vaultx"
+	"github.com/acme/secretsbroker/rotation"
 )
 
 func TestProgressPrinterThrottles(t *testing.T) {
 	var b bytes.Buffer
 	p := &progressPrinter{w: &b, every: time.Hour}
 	for i := 1; i <= 5; i++ {
-		p.rewrap(vaultx.RewrapProgress{Done: i * 10, Total: 50, Rewrapped: i * 9, User: i, Users: 5})
+		p.rewrap(rotation.RewrapProgress{Done: i * 10, Total: 50, Rewrapped: i * 9, User: i, Users: 5})
 	}
 	if got := b.String(); got != "rewrapped 10/50 secrets (user 1/5; 9 needed it)\n" {
 		t.Fatalf("before flush: %q", got)

@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		kong.Name("brokerctl"),
 		kong.Description(description),
 		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { panic(&exitRequest{code: code}) }),
+		kong.Exit(func(code int) { panic(&exitRequest{Code: code}) }),
 		kong.Resolvers(envTwins(getenv)),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)
@@ -104,9 +104,9 @@ func parse(parser *kong.Kong, args []string) (kctx *kong.Context, err error) {
 	if err != nil {
 		var pe *kong.ParseError
 		if errors.As(err, &pe) {
-			return nil, &usageError{msg: oneLine(pe.Error()) + " (see --help)"}
+			return nil, &usageError{Msg: oneLine(pe.Error()) + " (see --help)"}
 		}
-		return nil, &usageError{msg: oneLine(err.Error())}
+		return nil, &usageError{Msg: oneLine(err.Error())}
 	}
 	return kctx, nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/acme/secretsbroker/layout"
 )
 
 const (
@@ -32,7 +34,7 @@ type config struct {
 
 // creationPath is the only creation path a token for this sandbox may carry.
 func (c config) creationPath() string {
-	return c.kvMount + "/data/sandboxes/" + c.sandboxID
+	return layout.CreationPath(c.kvMount, c.sandboxID)
 }
 
 // loadConfig reads the environment through getenv. Errors are configuration

@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -36,63 +32,27 @@ func newVaultClient(c config, token string) (*api.Client, error) {
 	}, vaultx.APIOptions{})
 }
 
-// callKind classifies the outcome of a Vault call.
-type callKind int
+// callKind classifies the outcome of a Vault call. Only vaultx reads Vault
+// status codes: sandbox-init shares its classification (vaultx.ClassifyCall)
+// rather than keep its own. Importing vaultx costs the init container
+// nothing extra: it already builds its api.Client with vaultx.NewAPIClient,
+// so the package (and its dependencies) are linked in either way.
+type callKind = vaultx.CallOutcome
 
 const (
-	callOK       callKind = iota
-	callRejected          // Vault answered: the token is not valid (4xx but 429)
-	callRetry             // Vault did not process the request (unreachable, sealed, 5xx, 429)
-	callUnknown           // the request may have reached Vault; its effect is unknown
+	callOK       = vaultx.CallOK       // no error
+	callRejected = vaultx.CallRejected // Vault answered: the token is not valid (4xx but 429)
+	callRetry    = vaultx.CallRetry    // Vault did not process the request (unreachable, sealed, 5xx, 429)
+	callUnknown  = vaultx.CallUnknown  // the request may have reached Vault; its effect is unknown
 )
 
 // classify interprets a Vault call error. consuming says the call uses the
 // token up (unwrap): a failure after the request may have reached Vault is
 // then callUnknown, since retrying could only report the token as used.
-func classify(err error, consuming bool) callKind {
-	if err == nil {
-		return callOK
-	}
-	var re *api.ResponseError
-	if errors.As(err, &re) {
-		switch {
-		case re.StatusCode == http.StatusTooManyRequests, re.StatusCode == http.StatusServiceUnavailable:
-			return callRetry // rate limited, sealed or standby: not processed
-		case re.StatusCode >= 500:
-			if consuming {
-				return callUnknown
-			}
-			return callRetry
-		case re.StatusCode >= 400:
-			return callRejected
-		}
-		return callUnknown
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return callRetry // never left this host
-	}
-	if consuming {
-		return callUnknown
-	}
-	return callRetry
-}
+func classify(err error, consuming bool) callKind { return vaultx.ClassifyCall(err, consuming) }
 
 // describe says what went wrong without any response body or token.
-func describe(err error) string {
-	var re *api.ResponseError
-	if errors.As(err, &re) {
-		return fmt.Sprintf("vault answered HTTP %d", re.StatusCode)
-	}
-	var op *net.OpError
-	if errors.As(err, &op) {
-		return fmt.Sprintf("%s %s: %v", op.Op, op.Net, op.Err)
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "timed out"
-	}
-	return fmt.Sprintf("%T", err)
-}
+func describe(err error) string { return vaultx.DescribeCallError(err) }
 
 // backoff returns the wait before attempt n+1 (n from 1): 200 ms doubling to 2 s.
 func backoff(n int) time.Duration {

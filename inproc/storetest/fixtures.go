@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/layout"
 )
 
 // base is a fixed instant with nanoseconds, in UTC, so JSON round trips compare exactly.
@@ -16,7 +17,7 @@ func Bootstrap(sandboxID, token string) *broker.Bootstrap {
 		SandboxID:    sandboxID,
 		VaultAddr:    "http://127.0.0.1:8200",
 		Token:        token,
-		CreationPath: "broker/data/sandboxes/" + sandboxID,
+		CreationPath: layout.CreationPath("broker", sandboxID),
 		ExpiresAt:    base.Add(5 * time.Minute),
 		EnvNames:     []string{"OPENAI_API_KEY", "GITHUB_TOKEN"},
 	}

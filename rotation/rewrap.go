@@ -1,15 +1,12 @@
-package vaultx
+package rotation
 
 import (
 	"context"
-	"errors"
-	"maps"
-	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/acme/secretsbroker/broker"
 )
@@ -131,11 +128,11 @@ func (r RewrapReport) Complete() bool {
 // unavailable (Vault failed, or ctx was cancelled: errors.Is(err,
 // context.Canceled) then holds), forbidden, invalid (state file), internal.
 // The report is filled in either way.
-func (c *Client) RewrapAll(ctx context.Context, opts RewrapOptions) (RewrapReport, error) {
+func (rt *Rotator) RewrapAll(ctx context.Context, opts RewrapOptions) (RewrapReport, error) {
 	o := opts.withDefaults()
 	rep := RewrapReport{RequestID: o.RequestID}
 	ctx = broker.WithAudit(ctx, broker.Audit{RequestID: o.RequestID})
-	info, err := c.KeyInfo(ctx)
+	info, err := rt.v.KeyInfo(ctx)
 	if err != nil {
 		return rep, err
 	}
@@ -143,16 +140,17 @@ func (c *Client) RewrapAll(ctx context.Context, opts RewrapOptions) (RewrapRepor
 
 	var cp *checkpoint
 	if o.StatePath != "" {
-		if cp, err = openCheckpoint(o.StatePath, checkpointHeader(c.cfg.KVMount, c.cfg.TransitMount, c.cfg.TransitKey, rep.TargetVersion)); err != nil {
+		tg := rt.v.Target()
+		if cp, err = openCheckpoint(o.StatePath, checkpointHeader(tg.KVMount, tg.TransitMount, tg.TransitKey, rep.TargetVersion)); err != nil {
 			return rep, err
 		}
 		defer cp.close()
 		rep.StateReset = cp.stale
 	}
 
-	users, err := c.userIDs(ctx)
+	users, err := rt.v.UserIDs(ctx)
 	if err != nil {
-		return rep, mapErr(err, "list users", nil)
+		return rep, err
 	}
 	rep.Users = len(users)
 	todo := make([]string, 0, len(users))
@@ -166,17 +164,17 @@ func (c *Client) RewrapAll(ctx context.Context, opts RewrapOptions) (RewrapRepor
 	ids := make([][]string, len(todo))
 	err = broker.ForEach(ctx, len(todo), o.Concurrency, func(ctx context.Context, i int) error {
 		var err error
-		ids[i], err = c.secretIDs(asUser(ctx, todo[i]), todo[i])
+		ids[i], err = rt.v.SecretIDs(asUser(ctx, todo[i]), todo[i])
 		return err
 	})
 	if err != nil {
-		return rep, interrupted(ctx, mapErr(err, "list secrets", nil))
+		return rep, interrupted(ctx, err)
 	}
 	for _, l := range ids {
 		rep.Secrets += len(l)
 	}
 
-	r := &rewrapRun{c: c, o: o, rep: &rep}
+	r := &rewrapRun{v: rt.v, log: rt.log, o: o, rep: &rep}
 	prog := RewrapProgress{Total: rep.Secrets, Users: len(todo)}
 	for i, u := range todo {
 		prog.User = i + 1
@@ -218,28 +216,13 @@ func interrupted(ctx context.Context, err error) error {
 	if ctx.Err() == nil {
 		return err
 	}
-	return broker.Wrap(broker.CodeUnavailable, ctx.Err(), "rewrap interrupted: run it again to finish")
-}
-
-// userIDs lists the user folders under users/.
-func (c *Client) userIDs(ctx context.Context) ([]string, error) {
-	keys, err := c.kvList(ctx, "users")
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, k := range keys {
-		if u, ok := strings.CutSuffix(k, "/"); ok && u != "" {
-			out = append(out, u)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
+	return broker.WithCode(broker.CodeUnavailable, ctx.Err(), "rewrap interrupted: run it again to finish")
 }
 
 // rewrapRun is the state of one RewrapAll run.
 type rewrapRun struct {
-	c   *Client
+	v   Vault
+	log zerolog.Logger
 	o   RewrapOptions
 	mu  sync.Mutex // guards rep
 	rep *RewrapReport
@@ -253,17 +236,15 @@ func (r *rewrapRun) count(field *int) {
 
 // current is what was read of one secret's current version.
 type current struct {
-	id      string
-	version int            // KV version read: the check-and-set value
-	data    map[string]any // the version's data, kept whole
-	ct      string
+	id string
+	Current
 }
 
 // batchTimeout bounds the work of one batch once it started (it runs on a
 // context detached from the caller's, so that an interruption never leaves
 // a batch half written).
 func (r *rewrapRun) batchTimeout() time.Duration {
-	return time.Duration(4*rewrapAttempts+4) * r.c.cfg.Timeout
+	return time.Duration(4*rewrapAttempts+4) * r.v.CallTimeout()
 }
 
 // batch rewraps the secrets ids of user whose current ciphertext is older
@@ -281,7 +262,7 @@ func (r *rewrapRun) batch(parent context.Context, user string, ids []string) err
 		return err
 	})
 	if err != nil {
-		return mapErr(err, "read secrets", nil)
+		return err
 	}
 	pending = slices.DeleteFunc(pending, func(c *current) bool { return c == nil })
 	for attempt := 0; len(pending) > 0; attempt++ {
@@ -289,7 +270,7 @@ func (r *rewrapRun) batch(parent context.Context, user string, ids []string) err
 			r.mu.Lock()
 			r.rep.Failed += len(pending)
 			r.mu.Unlock()
-			r.c.log.Warn().Str("user_id", user).Int("secrets", len(pending)).Msg("rewrap: secrets still racing with writers; left for the next run")
+			r.log.Warn().Str("user_id", user).Int("secrets", len(pending)).Msg("rewrap: secrets still racing with writers; left for the next run")
 			return nil
 		}
 		if pending, err = r.rewrapAndWrite(ctx, user, pending); err != nil {
@@ -312,23 +293,21 @@ const (
 // readCurrent reads one secret's current version and classifies it; cur is
 // set for a stale one.
 func (r *rewrapRun) readCurrent(ctx context.Context, user, id string) (*current, state, error) {
-	data, v, err := kvReadInto[map[string]any](ctx, r.c, secretPath(user, id), 0)
-	if errors.Is(err, errNoData) || statusOf(err) == http.StatusNotFound {
+	cur, err := r.v.ReadCurrent(ctx, user, id)
+	if broker.IsCode(err, broker.CodeNotFound) {
 		return nil, gone, nil
 	}
 	if err != nil {
 		return nil, 0, err
 	}
-	ct, _ := data["ciphertext"].(string)
-	kv := ciphertextKeyVersion(ct)
 	switch {
-	case kv == 0:
-		r.c.log.Warn().Str("user_id", user).Str("secret_id", id).Int("version", v.Version).Msg("rewrap: current version holds no transit ciphertext; skipped")
+	case cur.KeyVersion == 0:
+		r.log.Warn().Str("user_id", user).Str("secret_id", id).Int("version", cur.Version).Msg("rewrap: current version holds no transit ciphertext; skipped")
 		return nil, malformed, nil
-	case kv >= r.rep.TargetVersion:
+	case cur.KeyVersion >= r.rep.TargetVersion:
 		return nil, upToDate, nil
 	}
-	return &current{id: id, version: v.Version, data: data, ct: ct}, stale, nil
+	return &current{id: id, Current: cur}, stale, nil
 }
 
 // tally counts a secret that needs no rewrap. racing says whether a
@@ -354,9 +333,9 @@ func (r *rewrapRun) tally(st state, racing bool) {
 func (r *rewrapRun) rewrapAndWrite(ctx context.Context, user string, batch []*current) ([]*current, error) {
 	cts := make([]string, len(batch))
 	for i, b := range batch {
-		cts[i] = b.ct
+		cts[i] = b.Ciphertext
 	}
-	fresh, err := r.c.rewrapBatch(ctx, user, cts)
+	fresh, err := r.v.RewrapBatch(ctx, user, cts)
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +350,7 @@ func (r *rewrapRun) rewrapAndWrite(ctx context.Context, user string, batch []*cu
 	err = broker.ForEach(ctx, len(batch), r.o.Concurrency, func(ctx context.Context, i int) error {
 		if fresh[i] == "" {
 			r.tally(malformed, false)
-			r.c.log.Warn().Str("user_id", user).Str("secret_id", batch[i].id).Msg("rewrap: transit refused the ciphertext; skipped")
+			r.log.Warn().Str("user_id", user).Str("secret_id", batch[i].id).Msg("rewrap: transit refused the ciphertext; skipped")
 			return nil
 		}
 		var err error
@@ -384,50 +363,23 @@ func (r *rewrapRun) rewrapAndWrite(ctx context.Context, user string, batch []*cu
 	return slices.DeleteFunc(retry, func(c *current) bool { return c == nil }), nil
 }
 
-// write stores ct as the secret's next version with check-and-set on the
-// version read, then points the custom metadata at it. On a lost
-// check-and-set it re-reads the secret: nil when there is nothing left to
-// do, else the new current version to rewrap again.
+// write stores ct as the secret's next version (vaultx writes the data with
+// check-and-set on the version read and points the metadata at it). On a
+// lost check-and-set it re-reads the secret: nil when there is nothing left
+// to do, else the new current version to rewrap again.
 func (r *rewrapRun) write(ctx context.Context, user string, cur *current, ct string) (*current, error) {
-	p := secretPath(user, cur.id)
-	data := maps.Clone(cur.data)
-	data["ciphertext"] = ct
-	data["rewrapped"] = true
-	v, err := r.c.kvWrite(ctx, p, data, cur.version)
-	if isCASMismatch(err) {
+	err := r.v.WriteRewrapped(ctx, user, cur.id, cur.Current, ct)
+	if broker.IsCode(err, broker.CodeConflict) {
 		again, st, err := r.readCurrent(ctx, user, cur.id)
 		if err != nil {
-			return nil, mapErr(err, "read secret", nil)
+			return nil, err
 		}
 		r.tally(st, true)
 		return again, nil
 	}
 	if err != nil {
-		return nil, mapErr(err, "write rewrapped secret", nil)
+		return nil, err
 	}
 	r.count(&r.rep.Rewrapped)
-	md := v.CustomMetadata
-	if md == nil {
-		m, err := r.c.kvMetaRead(ctx, p)
-		if err != nil {
-			r.c.log.Warn().Err(err).Str("user_id", user).Str("secret_id", cur.id).Msg("rewrap: metadata not updated; readers use the version's data")
-			return nil, nil
-		}
-		md = m.CustomMetadata
-	}
-	md = maps.Clone(md)
-	if md == nil {
-		md = map[string]string{}
-	}
-	md[mdVersion] = strconv.Itoa(v.Version)
-	for _, k := range []string{mdMasked, mdFingerprint} {
-		if s, ok := cur.data[k].(string); ok {
-			md[k] = s
-		}
-	}
-	if err := r.c.kvMetaWrite(ctx, p, md); err != nil {
-		// The new version is stored; readers fall back to its data.
-		r.c.log.Warn().Err(err).Str("user_id", user).Str("secret_id", cur.id).Msg("rewrap: metadata not updated; readers use the version's data")
-	}
 	return nil, nil
 }

@@ -1,10 +1,7 @@
-package vaultx
+package rotation
 
 import (
 	"context"
-	"errors"
-	"net/http"
-	"strconv"
 	"sync"
 
 	"github.com/acme/secretsbroker/broker"
@@ -48,21 +45,21 @@ type ScanOptions struct {
 // data read per live version) and counts the key versions they need. It
 // reads no value and decrypts nothing.
 // Errors: unavailable (ctx cancelled too), forbidden, internal.
-func (c *Client) ScanKeyVersions(ctx context.Context, opts ScanOptions) (KeyVersionScan, error) {
+func (rt *Rotator) ScanKeyVersions(ctx context.Context, opts ScanOptions) (KeyVersionScan, error) {
 	workers := opts.Concurrency
 	if workers <= 0 {
 		workers = DefaultRewrapConcurrency
 	}
 	workers = min(workers, MaxRewrapConcurrency)
 	s := KeyVersionScan{Current: map[int]int{}, History: map[int]int{}}
-	info, err := c.KeyInfo(ctx)
+	info, err := rt.v.KeyInfo(ctx)
 	if err != nil {
 		return s, err
 	}
 	s.LatestVersion = info.LatestVersion
-	users, err := c.userIDs(ctx)
+	users, err := rt.v.UserIDs(ctx)
 	if err != nil {
-		return s, mapErr(err, "list users", nil)
+		return s, err
 	}
 	s.Users = len(users)
 	type ref struct{ user, id string }
@@ -71,7 +68,7 @@ func (c *Client) ScanKeyVersions(ctx context.Context, opts ScanOptions) (KeyVers
 		refs []ref
 	)
 	err = broker.ForEach(ctx, len(users), workers, func(ctx context.Context, i int) error {
-		ids, err := c.secretIDs(asUser(ctx, users[i]), users[i])
+		ids, err := rt.v.SecretIDs(asUser(ctx, users[i]), users[i])
 		mu.Lock()
 		for _, id := range ids {
 			refs = append(refs, ref{users[i], id})
@@ -80,19 +77,19 @@ func (c *Client) ScanKeyVersions(ctx context.Context, opts ScanOptions) (KeyVers
 		return err
 	})
 	if err != nil {
-		return s, mapErr(err, "list secrets", nil)
+		return s, err
 	}
 	done := 0
 	err = broker.ForEach(ctx, len(refs), workers, func(ctx context.Context, i int) error {
-		sec, err := c.scanSecret(asUser(ctx, refs[i].user), refs[i].user, refs[i].id)
+		versions, err := rt.v.LiveVersions(asUser(ctx, refs[i].user), refs[i].user, refs[i].id)
 		if err != nil {
 			return err
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		done++
-		if sec.found {
-			s.add(sec)
+		if len(versions) > 0 {
+			s.add(versions)
 		}
 		if opts.Progress != nil {
 			opts.Progress(done, len(refs))
@@ -100,90 +97,47 @@ func (c *Client) ScanKeyVersions(ctx context.Context, opts ScanOptions) (KeyVers
 		return nil
 	})
 	if err != nil {
-		return s, mapErr(err, "scan secret versions", nil)
+		return s, err
 	}
 	return s, nil
 }
 
-// scannedVersion is one live version's key version and fingerprint.
-type scannedVersion struct {
-	key         int // 0: no transit ciphertext
-	fingerprint string
-	current     bool
-}
-
-// scannedSecret is what one secret's live versions need.
-type scannedSecret struct {
-	found    bool
-	versions []scannedVersion
-}
-
 // add counts one secret (callers hold the scan's lock).
-func (s *KeyVersionScan) add(sec scannedSecret) {
+func (s *KeyVersionScan) add(versions []StoredVersion) {
 	s.Secrets++
 	latest := map[string]bool{}
-	for _, v := range sec.versions {
-		if v.key >= s.LatestVersion && v.fingerprint != "" {
-			latest[v.fingerprint] = true
+	for _, v := range versions {
+		if v.KeyVersion >= s.LatestVersion && v.Fingerprint != "" {
+			latest[v.Fingerprint] = true
 		}
 	}
 	stale := false
-	for _, v := range sec.versions {
+	for _, v := range versions {
 		s.Versions++
 		switch {
-		case v.key == 0:
+		case v.KeyVersion == 0:
 			s.Malformed++
 			continue
-		case v.current:
-			s.Current[v.key]++
+		case v.Current:
+			s.Current[v.KeyVersion]++
 		default:
-			s.History[v.key]++
+			s.History[v.KeyVersion]++
 		}
-		if v.key >= s.LatestVersion {
+		if v.KeyVersion >= s.LatestVersion {
 			continue
 		}
 		s.Stale++
 		stale = true
 		switch {
-		case v.current:
+		case v.Current:
 			s.StaleCurrent++
-		case latest[v.fingerprint]:
+		case latest[v.Fingerprint]:
 			s.StaleCopies++
 		}
 	}
 	if stale {
 		s.StaleSecrets++
 	}
-}
-
-func (c *Client) scanSecret(ctx context.Context, user, id string) (scannedSecret, error) {
-	p := secretPath(user, id)
-	m, err := c.kvMetaRead(ctx, p)
-	if statusOf(err) == http.StatusNotFound {
-		return scannedSecret{}, nil
-	}
-	if err != nil {
-		return scannedSecret{}, err
-	}
-	var out scannedSecret
-	for k, info := range m.Versions {
-		n, err := strconv.Atoi(k)
-		if err != nil || info.Destroyed || info.DeletionTime != "" {
-			continue
-		}
-		d, _, err := kvReadInto[secretData](ctx, c, p, n)
-		if errors.Is(err, errNoData) || statusOf(err) == http.StatusNotFound {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return scannedSecret{}, err
-		}
-		out.versions = append(out.versions, scannedVersion{
-			key: ciphertextKeyVersion(d.Ciphertext), fingerprint: d.Fingerprint, current: n == m.CurrentVersion,
-		})
-		out.found = true
-	}
-	return out, nil
 }
 
 // RaiseOptions tunes RaiseMinDecryptionVersion.
@@ -214,8 +168,8 @@ type RaiseReport struct {
 // that history was destroyed or trimmed by max_versions.
 // Errors: conflict (stored versions need older key versions; the report
 // says how many), not_found, forbidden, unavailable, internal.
-func (c *Client) RaiseMinDecryptionVersion(ctx context.Context, opts RaiseOptions) (RaiseReport, error) {
-	info, err := c.KeyInfo(ctx)
+func (rt *Rotator) RaiseMinDecryptionVersion(ctx context.Context, opts RaiseOptions) (RaiseReport, error) {
+	info, err := rt.v.KeyInfo(ctx)
 	if err != nil {
 		return RaiseReport{}, err
 	}
@@ -223,7 +177,7 @@ func (c *Client) RaiseMinDecryptionVersion(ctx context.Context, opts RaiseOption
 	if info.MinDecryptionVersion >= info.LatestVersion {
 		return rep, nil
 	}
-	if rep.Scan, err = c.ScanKeyVersions(ctx, opts.Scan); err != nil {
+	if rep.Scan, err = rt.ScanKeyVersions(ctx, opts.Scan); err != nil {
 		return rep, err
 	}
 	sc := rep.Scan
@@ -232,7 +186,7 @@ func (c *Client) RaiseMinDecryptionVersion(ctx context.Context, opts RaiseOption
 			"%d stored versions of %d secrets still need a key version below %d (%d current, %d older versions whose value is also stored at key version %d, %d older versions holding values stored nowhere else): raising the minimum decryption version would make them undecryptable and rollback to them fail",
 			sc.Stale, sc.StaleSecrets, sc.LatestVersion, sc.StaleCurrent, sc.StaleCopies, sc.LatestVersion, sc.Stale-sc.StaleCurrent-sc.StaleCopies)
 	}
-	if err := c.SetMinDecryptionVersion(ctx, sc.LatestVersion); err != nil {
+	if err := rt.v.SetMinDecryptionVersion(ctx, sc.LatestVersion); err != nil {
 		return rep, err
 	}
 	rep.To, rep.Forced = sc.LatestVersion, sc.Stale > 0

@@ -1,4 +1,4 @@
-package vaultx
+package rotation
 
 import (
 	"errors"
@@ -16,7 +16,7 @@ import (
 // a newline count (a line torn by a crash is ignored). A file written for
 // another target (the key was rotated again since, or another mount) is
 // started afresh: its users may hold ciphertexts older than the new target.
-// User ids never contain control characters (pathSegment), so one per line
+// User ids never contain control characters (vaultx checks each path segment), so one per line
 // is unambiguous. The file holds user ids only, never a value.
 type checkpoint struct {
 	f    *os.File
@@ -38,7 +38,7 @@ func openCheckpoint(path, header string) (*checkpoint, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return nil, broker.Wrap(broker.CodeInvalid, err, "rewrap state file: cannot read "+path)
+		return nil, broker.WithCode(broker.CodeInvalid, err, "rewrap state file: cannot read "+path)
 	default:
 		lines := strings.SplitAfter(string(b), "\n")
 		if len(lines) > 0 && strings.TrimSuffix(lines[0], "\n") == header && strings.HasSuffix(lines[0], "\n") {
@@ -58,14 +58,14 @@ func openCheckpoint(path, header string) (*checkpoint, error) {
 	}
 	f, oerr := os.OpenFile(path, flags, 0o600)
 	if oerr != nil {
-		return nil, broker.Wrap(broker.CodeInvalid, oerr, "rewrap state file: cannot write "+path)
+		return nil, broker.WithCode(broker.CodeInvalid, oerr, "rewrap state file: cannot write "+path)
 	}
 	cp.f = f
 	if n := strings.LastIndexByte(string(b), '\n') + 1; !fresh && n < len(b) {
 		// Drop a torn last line, so that the next user starts a line of its own.
 		if err := f.Truncate(int64(n)); err != nil {
 			_ = f.Close()
-			return nil, broker.Wrap(broker.CodeInvalid, err, "rewrap state file: cannot write "+path)
+			return nil, broker.WithCode(broker.CodeInvalid, err, "rewrap state file: cannot write "+path)
 		}
 	}
 	if fresh {
@@ -88,10 +88,10 @@ func (cp *checkpoint) markDone(userID string) error {
 
 func (cp *checkpoint) write(line string) error {
 	if _, err := cp.f.WriteString(line + "\n"); err != nil {
-		return broker.Wrap(broker.CodeInternal, err, "rewrap state file: write failed")
+		return broker.WithCode(broker.CodeInternal, err, "rewrap state file: write failed")
 	}
 	if err := cp.f.Sync(); err != nil {
-		return broker.Wrap(broker.CodeInternal, err, "rewrap state file: sync failed")
+		return broker.WithCode(broker.CodeInternal, err, "rewrap state file: sync failed")
 	}
 	return nil
 }

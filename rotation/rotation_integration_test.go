@@ -1,4 +1,4 @@
-package vaultx
+package rotation_test
 
 import (
 	"context"
@@ -12,33 +12,41 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/api"
+
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/internal/testenv"
+	"github.com/acme/secretsbroker/layout"
+	"github.com/acme/secretsbroker/rotation"
+	"github.com/acme/secretsbroker/vaultx"
 )
 
 // rotFixture is a token-auth client on the shared Vault with its own KV
 // mount, transit key, policy and role, so that rotating the key and walking
 // every user touches nothing of the other tests.
 type rotFixture struct {
-	c   *Client
-	cfg Config
+	c     *vaultx.Client
+	rot   *rotation.Rotator
+	admin *api.Client
+	mount string
 }
 
 func newRotFixture(t *testing.T) rotFixture {
 	t.Helper()
 	v := env.Vault(t)
 	ctx := testCtx(t)
-	o := SetupOptions{KVMount: randID("kv"), TransitKey: randID("key"), PolicyName: randID("pol"), RoleName: randID("role")}
-	if _, err := Setup(ctx, adminClient(t, v), o); err != nil {
+	o := vaultx.SetupOptions{KVMount: testenv.RandID("kv"), TransitKey: testenv.RandID("key"), PolicyName: testenv.RandID("pol"), RoleName: testenv.RandID("role")}
+	admin := adminClient(t, v)
+	if _, err := vaultx.Setup(ctx, admin, o); err != nil {
 		t.Fatalf("Setup: %v", err)
 	}
-	cfg := Config{Addr: v.Addr, Token: v.Token, KVMount: o.KVMount, TransitKey: o.TransitKey}
-	c, err := New(ctx, cfg, testLogger(t))
+	cfg := vaultx.Config{Addr: v.Addr, Token: v.Token, KVMount: o.KVMount, TransitKey: o.TransitKey}
+	c, err := vaultx.New(ctx, cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return rotFixture{c: c, cfg: cfg}
+	return rotFixture{c: c, rot: rotation.New(c, testLogger(t)), admin: admin, mount: o.KVMount}
 }
 
 // seeded is one secret as the test wrote it: every value, oldest first.
@@ -56,9 +64,9 @@ func (f rotFixture) seed(t *testing.T, users, perUser, extra int) []*seeded {
 	ctx := testCtx(t)
 	var out []*seeded
 	for u := range users {
-		user := randID(fmt.Sprintf("u%d-", u))
+		user := testenv.RandID(fmt.Sprintf("u%d-", u))
 		for i := range perUser {
-			s := &seeded{user: user, id: randID("s-"), name: fmt.Sprintf("KEY_%d", i)}
+			s := &seeded{user: user, id: testenv.RandID("s-"), name: fmt.Sprintf("KEY_%d", i)}
 			s.values = []string{fmt.Sprintf("sk-%s-%d-v1", user, i)}
 			if _, err := f.c.CreateSecret(ctx, f.write(t, s.user, s.id, s.name, s.values[0])); err != nil {
 				t.Fatal(err)
@@ -114,11 +122,18 @@ func (f rotFixture) update(t *testing.T, s *seeded, value string) {
 // versionData reads one version's data as stored.
 func (f rotFixture) versionData(t *testing.T, s *seeded, version int) map[string]any {
 	t.Helper()
-	d, _, err := kvReadInto[map[string]any](testCtx(t), f.c, secretPath(s.user, s.id), version)
+	kv := f.admin.KVv2(f.mount)
+	var d *api.KVSecret
+	var err error
+	if version == 0 {
+		d, err = kv.Get(testCtx(t), layout.SecretPath(s.user, s.id))
+	} else {
+		d, err = kv.GetVersion(testCtx(t), layout.SecretPath(s.user, s.id), version)
+	}
 	if err != nil {
 		t.Fatalf("read %s v%d: %v", s.id, version, err)
 	}
-	return d
+	return d.Data
 }
 
 // checkCurrent checks that s's current ciphertext is at key version want and
@@ -144,12 +159,12 @@ func (f rotFixture) checkCurrent(t *testing.T, s *seeded, want int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := f.c.kvMetaRead(ctx, secretPath(s.user, s.id))
+	m, err := f.admin.KVv2(f.mount).GetMetadata(ctx, layout.SecretPath(s.user, s.id))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sec.Version != m.CurrentVersion || m.CustomMetadata[mdVersion] != fmt.Sprint(m.CurrentVersion) {
-		t.Fatalf("%s: metadata describes version %s, current is %d", s.id, m.CustomMetadata[mdVersion], m.CurrentVersion)
+	if sec.Version != m.CurrentVersion || m.CustomMetadata["version"] != fmt.Sprint(m.CurrentVersion) {
+		t.Fatalf("%s: metadata describes version %v, current is %d", s.id, m.CustomMetadata["version"], m.CurrentVersion)
 	}
 	if sec.MaskedValue != broker.Mask(s.last()) || sec.Name != s.name {
 		t.Fatalf("%s: preview or name changed: %q %q", s.id, sec.MaskedValue, sec.Name)
@@ -159,7 +174,7 @@ func (f rotFixture) checkCurrent(t *testing.T, s *seeded, want int) {
 // rewrappedVersions counts the versions of s marked "rewrapped".
 func (f rotFixture) rewrappedVersions(t *testing.T, s *seeded) int {
 	t.Helper()
-	m, err := f.c.kvMetaRead(testCtx(t), secretPath(s.user, s.id))
+	m, err := f.admin.KVv2(f.mount).GetMetadata(testCtx(t), layout.SecretPath(s.user, s.id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,8 +203,8 @@ func TestRewrapAllMovesEveryCurrentCiphertext(t *testing.T) {
 		t.Fatalf("RotateKey: %+v, %v", info, err)
 	}
 
-	var progress []RewrapProgress
-	rep, err := f.c.RewrapAll(ctx, RewrapOptions{BatchSize: 2, Concurrency: 4, Progress: func(p RewrapProgress) { progress = append(progress, p) }})
+	var progress []rotation.RewrapProgress
+	rep, err := f.rot.RewrapAll(ctx, rotation.RewrapOptions{BatchSize: 2, Concurrency: 4, Progress: func(p rotation.RewrapProgress) { progress = append(progress, p) }})
 	if err != nil {
 		t.Fatalf("RewrapAll: %v", err)
 	}
@@ -198,7 +213,7 @@ func TestRewrapAllMovesEveryCurrentCiphertext(t *testing.T) {
 		t.Fatalf("request id %q", rep.RequestID)
 	}
 	rep.RequestID = ""
-	want := RewrapReport{TargetVersion: 2, Users: 3, UsersDone: 3, Secrets: 15, Rewrapped: 15}
+	want := rotation.RewrapReport{TargetVersion: 2, Users: 3, UsersDone: 3, Secrets: 15, Rewrapped: 15}
 	if rep != want || !rep.Complete() {
 		t.Fatalf("report %+v, want %+v", rep, want)
 	}
@@ -241,8 +256,8 @@ func TestRewrapAllMovesEveryCurrentCiphertext(t *testing.T) {
 	}
 
 	// A second run finds nothing to do.
-	rep, err = f.c.RewrapAll(ctx, RewrapOptions{RequestID: "second"})
-	want = RewrapReport{RequestID: "second", TargetVersion: 2, Users: 3, UsersDone: 3, Secrets: 15, UpToDate: 15}
+	rep, err = f.rot.RewrapAll(ctx, rotation.RewrapOptions{RequestID: "second"})
+	want = rotation.RewrapReport{RequestID: "second", TargetVersion: 2, Users: 3, UsersDone: 3, Secrets: 15, UpToDate: 15}
 	if err != nil || rep != want {
 		t.Fatalf("second run: %+v, %v; want %+v", rep, err, want)
 	}
@@ -260,7 +275,7 @@ func TestRewrapAllResumesAfterInterruption(t *testing.T) {
 	// Run 1: interrupted (as by Ctrl-C) once 10 secrets were examined.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rep1, err := f.c.RewrapAll(runCtx, RewrapOptions{BatchSize: 4, StatePath: state, Progress: func(p RewrapProgress) {
+	rep1, err := f.rot.RewrapAll(runCtx, rotation.RewrapOptions{BatchSize: 4, StatePath: state, Progress: func(p rotation.RewrapProgress) {
 		if p.Done >= 10 {
 			cancel()
 		}
@@ -279,12 +294,12 @@ func TestRewrapAllResumesAfterInterruption(t *testing.T) {
 	}
 
 	// Run 2 skips the finished user and completes the job.
-	rep2, err := f.c.RewrapAll(ctx, RewrapOptions{BatchSize: 4, StatePath: state, RequestID: "run2"})
+	rep2, err := f.rot.RewrapAll(ctx, rotation.RewrapOptions{BatchSize: 4, StatePath: state, RequestID: "run2"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("run 2: %+v", rep2)
-	want := RewrapReport{RequestID: "run2", TargetVersion: 2, Users: 4, UsersSkipped: 1, UsersDone: 3, Secrets: 18, Rewrapped: 14, UpToDate: 4}
+	want := rotation.RewrapReport{RequestID: "run2", TargetVersion: 2, Users: 4, UsersSkipped: 1, UsersDone: 3, Secrets: 18, Rewrapped: 14, UpToDate: 4}
 	if rep2 != want || !rep2.Complete() {
 		t.Fatalf("run 2: %+v, want %+v", rep2, want)
 	}
@@ -299,7 +314,7 @@ func TestRewrapAllResumesAfterInterruption(t *testing.T) {
 	}
 
 	// Run 3 (state file says all done): reads nothing.
-	rep3, err := f.c.RewrapAll(ctx, RewrapOptions{StatePath: state})
+	rep3, err := f.rot.RewrapAll(ctx, rotation.RewrapOptions{StatePath: state})
 	if err != nil || rep3.UsersSkipped != 4 || rep3.Secrets != 0 || !rep3.Complete() {
 		t.Fatalf("run 3: %+v, %v", rep3, err)
 	}
@@ -308,7 +323,7 @@ func TestRewrapAllResumesAfterInterruption(t *testing.T) {
 	if _, err := f.c.RotateKey(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rep4, err := f.c.RewrapAll(ctx, RewrapOptions{StatePath: state})
+	rep4, err := f.rot.RewrapAll(ctx, rotation.RewrapOptions{StatePath: state})
 	if err != nil || !rep4.StateReset || rep4.UsersSkipped != 0 || rep4.Rewrapped != 24 || rep4.TargetVersion != 3 {
 		t.Fatalf("run after a second rotation: %+v, %v", rep4, err)
 	}
@@ -359,14 +374,14 @@ func TestRewrapAllYieldsToConcurrentWriters(t *testing.T) {
 			rolledBack[ids[1]] = true
 		}
 	}
-	rep, err := f.c.RewrapAll(ctx, RewrapOptions{BatchSize: 4, beforeWrite: hook, RequestID: "r"})
+	rep, err := f.rot.RewrapAll(ctx, rotation.WithBeforeWrite(rotation.RewrapOptions{BatchSize: 4, RequestID: "r"}, hook))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("report: %+v", rep)
 	// Per user one batch of 4: one superseded by a new value, one rolled back
 	// and rewrapped on the second attempt, two rewrapped at once.
-	want := RewrapReport{RequestID: "r", TargetVersion: 2, Users: 2, UsersDone: 2, Secrets: 8, Rewrapped: 6, Superseded: 2}
+	want := rotation.RewrapReport{RequestID: "r", TargetVersion: 2, Users: 2, UsersDone: 2, Secrets: 8, Rewrapped: 6, Superseded: 2}
 	if rep != want {
 		t.Fatalf("report %+v, want %+v", rep, want)
 	}
@@ -392,25 +407,25 @@ func TestRaiseMinDecryptionVersion(t *testing.T) {
 	}
 
 	// Before the rewrap every version needs key version 1.
-	sc, err := f.c.ScanKeyVersions(ctx, ScanOptions{})
+	sc, err := f.rot.ScanKeyVersions(ctx, rotation.ScanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sc.Secrets != 4 || sc.Versions != 6 || sc.Stale != 6 || sc.StaleCurrent != 4 || sc.StaleSecrets != 4 || sc.StaleCopies != 0 || sc.Current[1] != 4 || sc.History[1] != 2 {
 		t.Fatalf("scan before rewrap: %+v", sc)
 	}
-	rep, err := f.c.RaiseMinDecryptionVersion(ctx, RaiseOptions{})
+	rep, err := f.rot.RaiseMinDecryptionVersion(ctx, rotation.RaiseOptions{})
 	wantCode(t, err, broker.CodeConflict)
 	if rep.To != 1 || rep.Scan.StaleCurrent != 4 {
 		t.Fatalf("refused raise: %+v", rep)
 	}
 
-	if _, err := f.c.RewrapAll(ctx, RewrapOptions{}); err != nil {
+	if _, err := f.rot.RewrapAll(ctx, rotation.RewrapOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// After it: current versions at v2; the copied versions (4) and the
 	// older values (2) still need v1. Still refused, and nothing changed.
-	rep, err = f.c.RaiseMinDecryptionVersion(ctx, RaiseOptions{})
+	rep, err = f.rot.RaiseMinDecryptionVersion(ctx, rotation.RaiseOptions{})
 	wantCode(t, err, broker.CodeConflict)
 	t.Logf("refusal: %v", err)
 	sc = rep.Scan
@@ -430,7 +445,7 @@ func TestRaiseMinDecryptionVersion(t *testing.T) {
 	}
 
 	// Forced: the minimum moves, current values decrypt, old versions don't.
-	rep, err = f.c.RaiseMinDecryptionVersion(ctx, RaiseOptions{Force: true})
+	rep, err = f.rot.RaiseMinDecryptionVersion(ctx, rotation.RaiseOptions{Force: true})
 	if err != nil || rep.From != 1 || rep.To != 2 || !rep.Forced {
 		t.Fatalf("forced raise: %+v, %v", rep, err)
 	}
@@ -444,7 +459,7 @@ func TestRaiseMinDecryptionVersion(t *testing.T) {
 		t.Fatal("a v1 ciphertext still decrypts after the minimum was raised to 2")
 	}
 	// Raising again is a no-op.
-	if rep, err = f.c.RaiseMinDecryptionVersion(ctx, RaiseOptions{}); err != nil || rep.From != 2 || rep.To != 2 {
+	if rep, err = f.rot.RaiseMinDecryptionVersion(ctx, rotation.RaiseOptions{}); err != nil || rep.From != 2 || rep.To != 2 {
 		t.Fatalf("second raise: %+v, %v", rep, err)
 	}
 	wantCode(t, f.c.SetMinDecryptionVersion(ctx, 3), broker.CodeInvalid)
@@ -458,7 +473,7 @@ func TestRaiseWithoutHistoryNeedsNoForce(t *testing.T) {
 	}
 	// Secrets written after the rotation only: nothing needs key version 1.
 	secrets := f.seed(t, 2, 3, 1)
-	rep, err := f.c.RaiseMinDecryptionVersion(ctx, RaiseOptions{})
+	rep, err := f.rot.RaiseMinDecryptionVersion(ctx, rotation.RaiseOptions{})
 	if err != nil || rep.To != 2 || rep.Forced || rep.Scan.Stale != 0 || rep.Scan.Versions != 8 {
 		t.Fatalf("raise: %+v, %v", rep, err)
 	}
@@ -470,20 +485,20 @@ func TestRaiseWithoutHistoryNeedsNoForce(t *testing.T) {
 func TestRewrapAllIsAuditedPerUser(t *testing.T) {
 	v := testenv.StartVault(t)
 	logPath := filepath.Join(t.TempDir(), "audit.log")
-	b := newBroker(t, v, SetupOptions{AuditFilePath: logPath})
+	bc := newAppRoleClient(t, v, vaultx.SetupOptions{AuditFilePath: logPath})
 	ctx := testCtx(t)
-	op, err := New(ctx, Config{Addr: v.Addr, Token: v.Token}, testLogger(t))
+	op, err := vaultx.New(ctx, vaultx.Config{Addr: v.Addr, Token: v.Token}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer op.Close()
-	f := rotFixture{c: b.c} // the broker writes the secrets with its own AppRole token
+	f := rotFixture{c: bc} // the broker writes the secrets with its own AppRole token
 	secrets := f.seed(t, 2, 2, 0)
 	if _, err := op.RotateKey(ctx); err != nil {
 		t.Fatal(err)
 	}
 	f.c = op
-	if rep, err := op.RewrapAll(ctx, RewrapOptions{RequestID: "rewrap-audit-1"}); err != nil || rep.Rewrapped != 4 {
+	if rep, err := rotation.New(op, testLogger(t)).RewrapAll(ctx, rotation.RewrapOptions{RequestID: "rewrap-audit-1"}); err != nil || rep.Rewrapped != 4 {
 		t.Fatalf("RewrapAll: %+v, %v", rep, err)
 	}
 	type entry struct {
