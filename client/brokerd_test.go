@@ -5,7 +5,6 @@ package client_test
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,9 +31,10 @@ func TestMain(m *testing.M) {
 
 // brokerd is one `brokerd serve` process.
 type brokerd struct {
-	URL   string
-	Logs  *testenv.SyncBuffer
-	vault *testenv.Vault
+	URL      string
+	AdminURL string // the admin listener: /metrics
+	Logs     *testenv.SyncBuffer
+	vault    *testenv.Vault
 }
 
 // startBrokerd runs `brokerd setup` on the shared Vault, then `brokerd serve`
@@ -56,18 +56,13 @@ func startBrokerd(t *testing.T, extra map[string]string) *brokerd {
 		t.Fatalf("brokerd setup: %v\n%s", err, out)
 	}
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr, admin := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := append(base, "BROKER_VAULT_ROLE_ID_FILE="+roleID, "BROKER_VAULT_SECRET_ID_FILE="+secretID,
-		"BROKER_LISTEN_ADDR="+addr, "REDIS_URL="+r.URL)
+		"BROKER_LISTEN_ADDR="+addr, "BROKER_ADMIN_ADDR="+admin, "REDIS_URL="+r.URL)
 	for k, val := range extra {
 		env = append(env, k+"="+val)
 	}
-	b := &brokerd{URL: "http://" + addr, Logs: &testenv.SyncBuffer{}, vault: v}
+	b := &brokerd{URL: "http://" + addr, AdminURL: "http://" + admin, Logs: &testenv.SyncBuffer{}, vault: v}
 	serve := exec.Command(bin, "serve")
 	serve.Env = env
 	serve.Stdout, serve.Stderr = b.Logs, b.Logs

@@ -232,7 +232,11 @@ func TestAgainstBrokerd(t *testing.T) {
 		if err != nil || r.Status != "ready" || r.Checks["vault"].Status != "ok" {
 			t.Fatalf("readyz %+v, %v", r, err)
 		}
-		m, err := c.Metrics(ctx)
+		if _, err := c.Metrics(ctx); !broker.IsCode(err, broker.CodeNotFound) {
+			t.Errorf("metrics on the API listener: %v, want not_found (they are on the admin listener)", err)
+		}
+		admin, _ := client.New(b.AdminURL, "")
+		m, err := admin.Metrics(ctx)
 		if err != nil || !strings.Contains(string(m), "broker_http_requests_total") {
 			t.Fatalf("metrics %.200s, %v", m, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
@@ -27,32 +28,27 @@ func (c *Client) SweepBundles(ctx context.Context, maxAge time.Duration) (int, e
 		return 0, mapErr(err, "list sandbox bundles", nil)
 	}
 	var (
-		mu      sync.Mutex
-		swept   int
-		first   error
-		wg      sync.WaitGroup
-		workers = make(chan struct{}, 8)
+		swept atomic.Int64
+		once  sync.Once
+		first error
 	)
-	for _, id := range ids {
-		if pathSegment("sandbox_id", id) != nil {
-			continue // a folder or an odd key: never a bundle Wrap wrote
+	err = broker.ForEach(ctx, len(ids), 8, func(ctx context.Context, i int) error {
+		if pathSegment("sandbox_id", ids[i]) != nil {
+			return nil // a folder or an odd key: never a bundle Wrap wrote
 		}
-		workers <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-workers }()
-			done, err := c.sweepBundle(ctx, layout.SandboxPath(id), maxAge)
-			mu.Lock()
-			defer mu.Unlock()
-			if done {
-				swept++
-			}
-			if err != nil && first == nil {
-				first = err
-			}
-		})
+		done, err := c.sweepBundle(ctx, layout.SandboxPath(ids[i]), maxAge)
+		if done {
+			swept.Add(1)
+		}
+		if err != nil {
+			once.Do(func() { first = err })
+		}
+		return nil // one bundle's failure does not stop the sweep of the others
+	})
+	if err == nil {
+		err = first
 	}
-	wg.Wait()
-	return swept, first
+	return int(swept.Load()), err
 }
 
 // sweepBundle destroys the bundle at p when it is older than maxAge.

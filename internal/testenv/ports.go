@@ -32,3 +32,15 @@ func freePort() (int, error) {
 	}
 	return 0, fmt.Errorf("reserve loopback port: no free port in [%d, %d): %w", portLow, portHigh, lastErr)
 }
+
+// FreeAddr returns "127.0.0.1:<port>" for a loopback port outside the
+// ephemeral range that was free a moment ago, for a server a test starts
+// itself (a brokerd process, its admin listener).
+func FreeAddr(t tb) string {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
