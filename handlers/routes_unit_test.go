@@ -214,8 +214,8 @@ func TestRestartSelection(t *testing.T) {
 func TestListsAreNeverNull(t *testing.T) {
 	h := newHarness(t, Config{})
 	for path, field := range map[string]string{
-		"/api/v1/user/secrets":                        "secrets",
-		"/api/v1/runtimes":                            "runtimes",
+		"/api/v1/user/secrets":                         "secrets",
+		"/api/v1/runtimes":                             "runtimes",
 		"/api/v1/user/secrets/" + testID + "/versions": "versions",
 	} {
 		rec := h.do(t, "GET", path, "")
