@@ -51,7 +51,7 @@ func newAPIFixture(tb testing.TB, secrets int) apiFixture {
 	f.svc = svc
 	log := zerolog.New(io.Discard).Level(zerolog.InfoLevel)
 	srv := handlers.New(handlers.Config{}, handlers.Deps{
-		Service: svc, Auth: broker.NewAuthenticator(f.vc, time.Hour, time.Now),
+		Secrets: svc, Runtimes: svc, Evaluations: svc, Auth: broker.NewAuthenticator(f.vc, time.Hour, time.Now),
 		Limiter: lim, AuthFailLimiter: lim, Idempotency: rc.Idempotency(), Metrics: metrics, Log: log,
 	})
 	ts := httptest.NewServer(srv.Handler())

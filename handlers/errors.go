@@ -80,10 +80,10 @@ func envelopeFor(err error) Envelope {
 	}
 	status, typ := statusOf(be.Code)
 	env := Envelope{Code: status, Type: typ, Detail: be.Message, Errors: be.Fields}
-	switch be.Code {
-	case broker.CodeInternal:
+	switch {
+	case status == http.StatusInternalServerError: // CodeInternal, or a code this layer does not know
 		env.Detail = "internal error; the request id identifies it in the broker's logs"
-	case broker.CodeUnavailable:
+	case be.Code == broker.CodeUnavailable:
 		if env.Detail == "" {
 			env.Detail = "a dependency of the broker is unavailable; retry later"
 		}

@@ -5,7 +5,7 @@ import "github.com/labstack/echo/v4/middleware"
 // routes registers every route of the API, in one place.
 func (s *Server) routes() {
 	e := s.e
-	e.Use(middleware.Recover())
+	e.Use(recoverPanics())
 	e.Use(s.requestID, s.accessLog, s.instrument, s.securityHeaders, s.contentLengthOnly, s.timeout)
 	if len(s.cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{AllowOrigins: s.cfg.CORSOrigins}))

@@ -50,7 +50,7 @@ func (s *Server) createRuntime(c echo.Context) error {
 	if err := bind(c, &b); err != nil {
 		return err
 	}
-	rt, err := s.d.Service.CreateRuntime(c.Request().Context(), userOf(c), broker.RuntimeInput(b))
+	rt, err := s.d.Runtimes.CreateRuntime(c.Request().Context(), userOf(c), broker.RuntimeInput(b))
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (s *Server) createRuntime(c echo.Context) error {
 }
 
 func (s *Server) listRuntimes(c echo.Context) error {
-	list, err := s.d.Service.ListRuntimes(c.Request().Context(), userOf(c))
+	list, err := s.d.Runtimes.ListRuntimes(c.Request().Context(), userOf(c))
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (s *Server) listRuntimes(c echo.Context) error {
 }
 
 func (s *Server) getRuntime(c echo.Context) error {
-	rt, err := s.d.Service.GetRuntime(c.Request().Context(), userOf(c), c.Param("id"))
+	rt, err := s.d.Runtimes.GetRuntime(c.Request().Context(), userOf(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (s *Server) restartRuntime(c echo.Context) error {
 			ids = []string{}
 		}
 	}
-	rt, err := s.d.Service.RestartRuntime(c.Request().Context(), userOf(c), c.Param("id"), ids)
+	rt, err := s.d.Runtimes.RestartRuntime(c.Request().Context(), userOf(c), c.Param("id"), ids)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (s *Server) restartRuntime(c echo.Context) error {
 }
 
 func (s *Server) deleteRuntime(c echo.Context) error {
-	if err := s.d.Service.DeleteRuntime(c.Request().Context(), userOf(c), c.Param("id")); err != nil {
+	if err := s.d.Runtimes.DeleteRuntime(c.Request().Context(), userOf(c), c.Param("id")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -115,7 +115,7 @@ func (s *Server) createEvaluation(c echo.Context) error {
 	for i, it := range b.Items {
 		items[i] = it.Name
 	}
-	ev, err := s.d.Service.CreateEvaluation(c.Request().Context(), userOf(c),
+	ev, err := s.d.Evaluations.CreateEvaluation(c.Request().Context(), userOf(c),
 		broker.EvaluationInput{ProjectID: b.ProjectID, SecretIDs: b.SecretIDs, Items: items})
 	if err != nil {
 		return err
@@ -131,7 +131,7 @@ func (s *Server) createEvaluation(c echo.Context) error {
 }
 
 func (s *Server) getEvaluation(c echo.Context) error {
-	ev, err := s.d.Service.GetEvaluation(c.Request().Context(), userOf(c), c.Param("id"))
+	ev, err := s.d.Evaluations.GetEvaluation(c.Request().Context(), userOf(c), c.Param("id"))
 	if err != nil {
 		return err
 	}

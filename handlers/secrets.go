@@ -35,7 +35,7 @@ type rollbackBody struct {
 func userOf(c echo.Context) string { return apiKeyOf(c).UserID }
 
 func (s *Server) listSecrets(c echo.Context) error {
-	list, err := s.d.Service.ListSecrets(c.Request().Context(), userOf(c))
+	list, err := s.d.Secrets.ListSecrets(c.Request().Context(), userOf(c))
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (s *Server) createSecret(c echo.Context) error {
 	if err := bind(c, &b); err != nil {
 		return err
 	}
-	sec, err := s.d.Service.CreateSecret(c.Request().Context(), userOf(c), broker.CreateSecretInput(b))
+	sec, err := s.d.Secrets.CreateSecret(c.Request().Context(), userOf(c), broker.CreateSecretInput(b))
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (s *Server) createSecret(c echo.Context) error {
 }
 
 func (s *Server) getSecret(c echo.Context) error {
-	sec, err := s.d.Service.GetSecret(c.Request().Context(), userOf(c), c.Param("id"))
+	sec, err := s.d.Secrets.GetSecret(c.Request().Context(), userOf(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (s *Server) updateSecret(c echo.Context) error {
 	if err := bind(c, &b); err != nil {
 		return err
 	}
-	sec, err := s.d.Service.UpdateSecret(c.Request().Context(), userOf(c), c.Param("id"), b.Value)
+	sec, err := s.d.Secrets.UpdateSecret(c.Request().Context(), userOf(c), c.Param("id"), b.Value)
 	if err != nil {
 		return err
 	}
@@ -78,14 +78,14 @@ func (s *Server) updateSecret(c echo.Context) error {
 }
 
 func (s *Server) deleteSecret(c echo.Context) error {
-	if err := s.d.Service.DeleteSecret(c.Request().Context(), userOf(c), c.Param("id")); err != nil {
+	if err := s.d.Secrets.DeleteSecret(c.Request().Context(), userOf(c), c.Param("id")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
 func (s *Server) listVersions(c echo.Context) error {
-	vs, err := s.d.Service.Versions(c.Request().Context(), userOf(c), c.Param("id"))
+	vs, err := s.d.Secrets.Versions(c.Request().Context(), userOf(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (s *Server) rollback(c echo.Context) error {
 	if err := bind(c, &b); err != nil {
 		return err
 	}
-	sec, err := s.d.Service.Rollback(c.Request().Context(), userOf(c), c.Param("id"), b.Version)
+	sec, err := s.d.Secrets.Rollback(c.Request().Context(), userOf(c), c.Param("id"), b.Version)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (s *Server) rollback(c echo.Context) error {
 }
 
 func (s *Server) listPresets(c echo.Context) error {
-	ps, err := s.d.Service.Presets(c.Request().Context(), userOf(c))
+	ps, err := s.d.Secrets.Presets(c.Request().Context(), userOf(c))
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (s *Server) createFromPreset(c echo.Context) error {
 	if err := bind(c, &b); err != nil {
 		return err
 	}
-	sec, err := s.d.Service.CreateFromPreset(c.Request().Context(), userOf(c), b.Provider, b.Value)
+	sec, err := s.d.Secrets.CreateFromPreset(c.Request().Context(), userOf(c), b.Provider, b.Value)
 	if err != nil {
 		return err
 	}

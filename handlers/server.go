@@ -35,8 +35,10 @@ type Config struct {
 
 // Deps are what the HTTP layer works through.
 type Deps struct {
-	Service *broker.Service
-	Auth    *broker.Authenticator
+	Secrets     SecretsService
+	Runtimes    RuntimesService
+	Evaluations EvaluationsService
+	Auth        Authenticator
 	// Limiter is keyed per API key; AuthFailLimiter per client address for
 	// requests that fail authentication.
 	Limiter         broker.Limiter

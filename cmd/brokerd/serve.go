@@ -119,7 +119,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}, broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: st.records, Cache: st.cache})
 	checks := []handlers.Check{{Name: "vault", Required: true, Pinger: vc}, {Name: "redis", Pinger: st.redis}}
 	srv := handlers.New(handlers.Config{RequestTimeout: cfg.RequestTimeout, CORSOrigins: splitList(cfg.CORSOrigins)}, handlers.Deps{
-		Service: svc, Auth: broker.NewAuthenticator(vc, cfg.AuthCacheTTL, time.Now),
+		Secrets: svc, Runtimes: svc, Evaluations: svc, Auth: broker.NewAuthenticator(vc, cfg.AuthCacheTTL, time.Now),
 		Limiter: st.limiter, AuthFailLimiter: st.authFail, Idempotency: st.idem,
 		Checks: checks, OpenAPI: handlers.OpenAPISpec(), Metrics: metrics, Log: log,
 	})
