@@ -2,8 +2,16 @@
 # Prints the path of a usable Vault server binary on stdout (and nothing else there).
 #   1. $VAULT_BIN if set; 2. `vault` on PATH; 3. a cached build of Vault v1.21.4,
 #   building it from its Go module (shared/DESIGN.md section 8) when the cache is empty.
+# With --no-build it only looks (1-3) and fails at once, naming how to get Vault.
 # Progress goes to stderr. The cache lives outside the checkout so every clone reuses it.
 set -euo pipefail
+
+NO_BUILD=0
+case "${1:-}" in
+  --no-build) NO_BUILD=1 ;;
+  "") ;;
+  *) echo "usage: get-vault.sh [--no-build]" >&2; exit 2 ;;
+esac
 
 VAULT_VERSION="${VAULT_VERSION:-1.21.4}"
 CACHE_ROOT="${BROKER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/secrets-broker}"
@@ -24,6 +32,11 @@ if usable "$CACHED"; then
   echo "$CACHED"; exit 0
 fi
 
+if [ "$NO_BUILD" = 1 ]; then
+  log "no Vault binary: not \$VAULT_BIN, not on PATH, not in $CACHED;" \
+    "run 'make vault' once to build it (a cold build takes several minutes)"
+  exit 1
+fi
 command -v go >/dev/null || { log "go is required to build Vault"; exit 1; }
 mkdir -p "$(dirname "$CACHED")"
 # One build at a time per cache folder (parallel test packages may all ask).
