@@ -50,8 +50,8 @@ func trackedFiles(t *testing.T) (string, []string) {
 }
 
 // The design document is docs/design.md. The reference design the project started from
-// lives outside the repository: no file may point there, nor to a DESIGN.md that does not
-// exist here.
+// lives outside the repository: no file may point there, nor to an upper-case design file,
+// which does not exist here.
 func TestNoReferenceToADesignOutsideTheRepository(t *testing.T) {
 	root, files := trackedFiles(t)
 	if _, err := os.Stat(filepath.Join(root, "docs", "design.md")); err != nil {
