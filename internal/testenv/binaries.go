@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/acme/secretsbroker/internal/repo"
@@ -85,4 +86,12 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// FindVault returns the Vault server binary the way StartVault finds it ($VAULT_BIN, vault on
+// PATH, the cached build), for tests that run Vault through a script of their own. It never
+// builds Vault; the error says what was tried and how to get Vault.
+func FindVault(t testing.TB) (string, error) {
+	t.Helper()
+	return findVault(t)
 }
