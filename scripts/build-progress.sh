@@ -11,9 +11,15 @@ set -euo pipefail
 pkg="${!#}"
 prefix="${PROGRESS_PREFIX:-build}"
 
-total=$(go list -deps "$pkg" | wc -l)
-every="${PROGRESS_EVERY:-$((total / 20 > 0 ? total / 20 : 1))}"
-echo "$prefix: compiling up to $total packages" >&2
+# Without a total (go list failed: go build will say why) the lines show the count alone.
+total=$(go list -deps "$pkg" 2>/dev/null | wc -l) || total=0
+every="${PROGRESS_EVERY:-$((total / 20 > 0 ? total / 20 : 50))}"
+if [ "$total" -gt 0 ]; then
+  echo "$prefix: compiling up to $total packages" >&2
+  of="/$total"
+else
+  of=""
+fi
 
 start=$SECONDS
 elapsed() { local s=$((SECONDS - start)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
@@ -27,7 +33,7 @@ go build -v "$@" 2>&1 | while IFS= read -r line; do
   if [[ "$line" =~ ^[^[:space:]:#]+$ ]]; then
     n=$((n + 1))
     if ((n % every == 0 || SECONDS - last >= 60)); then
-      echo "$prefix: compiled $n/$total packages ($(elapsed))" >&2
+      echo "$prefix: compiled $n$of packages ($(elapsed))" >&2
       last=$SECONDS
     fi
   else
@@ -36,7 +42,11 @@ go build -v "$@" 2>&1 | while IFS= read -r line; do
 done
 rc=${PIPESTATUS[0]}
 if [ "$rc" -eq 0 ]; then
-  echo "$prefix: compiled $n packages in $(elapsed) (the other $((total - n)) of $total were in the build cache)" >&2
+  if [ "$total" -gt 0 ]; then
+    echo "$prefix: compiled $n packages in $(elapsed) (the other $((total - n)) of $total were in the build cache)" >&2
+  else
+    echo "$prefix: compiled $n packages in $(elapsed)" >&2
+  fi
 else
   echo "$prefix: go build failed after $(elapsed) (exit $rc)" >&2
 fi
