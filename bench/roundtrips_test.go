@@ -10,7 +10,7 @@ import (
 )
 
 // TestWriteRoundTrips pins the Vault round trips of the write paths at the
-// floor DESIGN.md implies: a create is reserve + encrypt + HMAC + data write
+// floor docs/design.md implies: a create is reserve + encrypt + HMAC + data write
 // + metadata write (5; the first create of a user also counts its secrets
 // with a LIST), a rotate is metadata read + encrypt + HMAC + data write +
 // metadata write (5).

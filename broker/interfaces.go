@@ -85,7 +85,7 @@ type Wrapped struct {
 	ExpiresAt    time.Time
 }
 
-// Bootstrapper mints single-use bootstrap tokens bound to a sandbox (DESIGN.md
+// Bootstrapper mints single-use bootstrap tokens bound to a sandbox (docs/design.md
 // section 5, steps 2-4). Implemented by vaultx.
 type Bootstrapper interface {
 	// Wrap writes env to sandboxes/<sandboxID>, reads it back wrapped with ttl

@@ -9,7 +9,7 @@ import (
 	"github.com/acme/secretsbroker/broker"
 )
 
-// Envelope is the one error body of the API (DESIGN.md section 3).
+// Envelope is the one error body of the API (docs/design.md section 3).
 type Envelope struct {
 	Code   int                 `json:"code"`
 	Type   string              `json:"type"`

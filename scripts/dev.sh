@@ -5,15 +5,18 @@
 #           with integrated Raft storage in .dev/vault-data, initialised and unsealed by this
 #           script (unseal key and root token kept there, mode 0600, reused next time).
 #   Redis   redis-server on 6379 (or the next free port), no persistence; skipped if absent.
-#   brokerd `brokerd setup` with the root token, then `brokerd serve` with the AppRole it created.
-#   API key `brokerctl apikeys create --user dev --label dev`, printed with a curl example.
+#   brokerd `brokerd setup` with the root token (and a file audit device writing to
+#           .dev/vault-audit.log), then `brokerd serve` with the AppRole it created.
+#   API key `brokerctl apikeys create --user dev --label dev`, printed as an
+#           `export BROKER_URL=... BROKER_API_KEY=...` line, with brokerctl and curl examples.
 #
-# Ctrl-C stops everything this script started. Logs: .dev/*.log
+# Ctrl-C stops everything this script started and exits 0. Logs: .dev/*.log
+# DEV_DIR moves .dev elsewhere; VAULT_PORT, REDIS_PORT and BROKER_LISTEN_ADDR move the ports.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-DEV="$ROOT/.dev"
+DEV="${DEV_DIR:-$ROOT/.dev}"
 VAULT_PORT="${VAULT_PORT:-8200}"
 BROKER_LISTEN_ADDR="${BROKER_LISTEN_ADDR:-127.0.0.1:8080}"
 READY_SECONDS="${READY_SECONDS:-60}"
@@ -38,7 +41,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
+# Ctrl-C is how make dev is meant to end: a clean stop, exit 0 (make reports no error).
+trap 'exit 0' INT
 trap 'exit 143' TERM
 
 command -v curl >/dev/null || die "curl is required"
@@ -58,7 +62,14 @@ wait_for() {
   done
 }
 
-alive() { kill -0 "$1" 2>/dev/null || die "$2 exited; see $3"; }
+# alive PID NAME LOG: fails the script if PID is gone. Ctrl-C reaches every process of the
+# group at once, so a child may exit before this shell runs its INT trap: wait a moment so
+# that an interrupt ends the script as a clean stop rather than as a failure.
+alive() {
+  kill -0 "$1" 2>/dev/null && return 0
+  sleep 1
+  die "$2 exited; see $3"
+}
 
 # vault_health prints the HTTP status of /v1/sys/health (000 when nothing answers).
 vault_health() {
@@ -154,7 +165,8 @@ fi
 log "building bin/"
 make -s build
 log "brokerd setup"
-VAULT_TOKEN="$ROOT_TOKEN" bin/brokerd setup --vault-addr "$VAULT_ADDR" \
+AUDIT_LOG="$DEV/vault-audit.log"
+VAULT_TOKEN="$ROOT_TOKEN" bin/brokerd setup --vault-addr "$VAULT_ADDR" --audit-file "$AUDIT_LOG" \
   --role-id-file "$DEV/role_id" --secret-id-file "$DEV/secret_id" >>"$DEV/setup.log" 2>&1 ||
   die "brokerd setup failed; see $DEV/setup.log"
 
@@ -176,22 +188,44 @@ API_KEY="$(VAULT_TOKEN="$ROOT_TOKEN" bin/brokerctl apikeys create --user dev --l
   tail -n 1)" || die "brokerctl apikeys create failed; see $DEV/brokerctl.log"
 printf '%s\n' "$API_KEY" >"$DEV/api-key"
 
+REL="${DEV#"$ROOT"/}"
+ROOT_TOKEN_FILE="$REL/root-token"
+[ "${PERSIST:-0}" != 1 ] || ROOT_TOKEN_FILE="$REL/vault-data/root-token"
 cat <<EOF
 
-  broker    $URL   (logs: .dev/brokerd.log)
+  broker    $URL   (logs: $REL/brokerd.log)
   readyz    $ready
-  vault     $VAULT_ADDR   (export VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=\$(cat ${DEV#"$ROOT"/}/$( [ "${PERSIST:-0}" = 1 ] && echo vault-data/)root-token))
+  vault     $VAULT_ADDR   ($VAULT_MODE; root token in $ROOT_TOKEN_FILE)
+  audit     $AUDIT_LOG   (Vault's file audit device: every request, under the user's name)
   redis     ${REDIS_URL:-none}
-  API key   $API_KEY   (also in .dev/api-key; user "dev")
+  API key   for user "dev", also in $REL/api-key
 
-  curl -s -H "X-API-Key: \$(cat .dev/api-key)" $URL/api/v1/user/secrets
-  curl -s -H "X-API-Key: \$(cat .dev/api-key)" -H 'Content-Type: application/json' \\
-       -d '{"name":"OPENAI_API_KEY","value":"sk-example-0123456789"}' $URL/api/v1/user/secrets
+Use it from this shell or another (brokerctl and curl read these two variables):
 
-  Another key: VAULT_TOKEN=... bin/brokerctl apikeys create --user USER --label LABEL
-  Ctrl-C stops Vault, Redis and brokerd.
+export BROKER_URL=$URL BROKER_API_KEY=$API_KEY
+
+  printf %s "sk-example-0123456789" | bin/brokerctl secrets set OPENAI_API_KEY --provider openai
+  bin/brokerctl secrets list                 # bin/brokerctl --help for every command
+  curl -s -H "X-API-Key: \$BROKER_API_KEY" \$BROKER_URL/api/v1/user/secrets
+
+Operator commands talk to Vault directly:
+
+  export VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=\$(cat $ROOT_TOKEN_FILE)
+  bin/brokerctl apikeys create --user USER --label LABEL   # another API key
+  bin/brokerctl audit $AUDIT_LOG               # who read what, from the audit log
+
+bin/ (brokerd, brokerctl, sandbox-init) is rebuilt by each make dev, or by make build.
+Ctrl-C stops Vault, Redis and brokerd.
 EOF
 
-# Run until Ctrl-C or until one of the processes dies.
-wait -n "${PIDS[@]}" || true
-die "a process exited; see .dev/*.log"
+# Run until Ctrl-C (the INT trap: a clean stop) or until one of the processes dies.
+exited=""
+wait -n -p exited "${PIDS[@]}" && status=0 || status=$?
+sleep 1 # as in alive: an interrupt that also stopped a child ends the script through its trap
+name=process
+case "$exited" in
+  "$VAULT_PID") name="vault (see $REL/vault.log)" ;;
+  "${REDIS_PID:-none}") name="redis-server (see $REL/redis.log)" ;;
+  "$BROKER_PID") name="brokerd (see $REL/brokerd.log)" ;;
+esac
+die "$name exited with status $status; stopping the others"

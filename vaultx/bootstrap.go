@@ -15,7 +15,7 @@ func (c *Client) CreationPath(sandboxID string) string {
 	return layout.CreationPath(c.cfg.KVMount, sandboxID)
 }
 
-// Wrap mints a bootstrap token for sandboxID (DESIGN.md section 5, steps 2-4)
+// Wrap mints a bootstrap token for sandboxID (docs/design.md section 5, steps 2-4)
 // in three calls: write env to sandboxes/<sandboxID>, read it back wrapped
 // with ttl (the token's creation path is CreationPath(sandboxID)), delete the
 // bundle's metadata and versions. Unwrapping the token yields the KV v2 read

@@ -14,7 +14,7 @@ import (
 )
 
 // The floor: for each operation, the minimal sequence of Vault calls it needs
-// (DESIGN.md sections 4 and 5), issued directly, with the same concurrency
+// (docs/design.md sections 4 and 5), issued directly, with the same concurrency
 // inside one operation as the broker allows (16). Paths are the broker's.
 const (
 	kvMount    = "broker"

@@ -89,7 +89,7 @@ func (f *vaultFixture) wrapping(t *testing.T, ttl string) *api.Client {
 	return wc
 }
 
-// mint does what the broker does (DESIGN.md section 5): write the bundle to
+// mint does what the broker does (docs/design.md section 5): write the bundle to
 // sandboxes/<id>, read it back wrapped, destroy the bundle. It returns the
 // wrapping token and its accessor.
 func (f *vaultFixture) mint(t *testing.T, id string, vars map[string]string, ttl string) (token, accessor string) {

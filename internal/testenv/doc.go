@@ -7,8 +7,10 @@
 // works the test is skipped with a message naming what is missing, or fails if
 // RequireIntegration() (BROKER_REQUIRE_INTEGRATION=1, set by .ci/run).
 //
-// Vault binary: $VAULT_BIN, else `vault` on PATH, else scripts/get-vault.sh of the
-// repository (which may build Vault the first time). Redis: `redis-server` on PATH.
+// Vault binary: $VAULT_BIN, else `vault` on PATH, else the cached build that
+// `scripts/get-vault.sh --no-build` finds. Tests never build Vault: `make test` (and
+// `make vault`) run scripts/get-vault.sh, which builds it once, before go test starts.
+// Redis: `redis-server` on PATH.
 //
 // Per test:
 //
