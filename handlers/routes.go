@@ -42,7 +42,7 @@ func (s *Server) routes() {
 // listener (BROKER_ADMIN_ADDR), never on the API's.
 func (s *Server) adminRoutes() {
 	a := s.admin
-	a.Use(middleware.Recover())
+	a.Use(recoverPanics())
 	a.Use(s.requestID, s.securityHeaders)
 	a.GET("/metrics", s.metrics)
 }

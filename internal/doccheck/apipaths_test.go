@@ -9,13 +9,14 @@ import (
 )
 
 var (
-	routeCall = regexp.MustCompile(`\b(e|api)\.(GET|POST|PUT|DELETE|PATCH)\("([^"]+)"`)
+	routeCall = regexp.MustCompile(`\b(e|api|a)\.(GET|POST|PUT|DELETE|PATCH)\("([^"]+)"`)
 	groupCall = regexp.MustCompile(`api\s*:?=\s*e\.Group\("([^"]+)"`)
 	docPath   = regexp.MustCompile(`\b(GET|POST|PUT|DELETE|PATCH) (/[A-Za-z0-9_./{}<>:-]*[A-Za-z0-9_}>])`)
 	param     = regexp.MustCompile(`\{[^}]+\}|<[^>]+>|:[a-z_]+`)
 )
 
-// routes reads handlers/routes.go, where every route is registered, and returns
+// routes reads handlers/routes.go, where every route is registered (the API on
+// e and its group api, the admin listener on a), and returns
 // "METHOD /path" with parameters written ":p".
 func routes(t *testing.T, root string) map[string]bool {
 	t.Helper()
