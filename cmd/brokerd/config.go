@@ -34,8 +34,8 @@ type serveConfig struct {
 
 // vaultFlags registers the Vault connection flags shared by serve and setup.
 func vaultFlags(fs *flagSet, c *vaultx.Config) {
-	fs.str(&c.Addr, "vault-addr", "VAULT_ADDR", "http://127.0.0.1:8200", "Vault address")
-	fs.str(&c.Token, "vault-token", "VAULT_TOKEN", "", "Vault token (instead of AppRole)")
+	fs.addr(&c.Addr, "vault-addr", "VAULT_ADDR", "http://127.0.0.1:8200", "Vault address")
+	fs.secret(&c.Token, "vault-token", "VAULT_TOKEN", "Vault token (instead of AppRole)")
 	fs.str(&c.KVMount, "kv-mount", "BROKER_KV_MOUNT", vaultx.DefaultKVMount, "KV v2 mount")
 	fs.str(&c.TransitMount, "transit-mount", "BROKER_TRANSIT_MOUNT", vaultx.DefaultTransitMount, "transit mount")
 	fs.str(&c.TransitKey, "transit-key", "BROKER_TRANSIT_KEY", vaultx.DefaultTransitKey, "transit key name")
@@ -48,15 +48,15 @@ func vaultFlags(fs *flagSet, c *vaultx.Config) {
 	fs.bool(&c.Insecure, "vault-skip-verify", "VAULT_SKIP_VERIFY", false, "do not verify Vault's certificate (never in production)")
 }
 
-func parseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+func parseServeConfig(args []string, getenv func(string) string, stdout io.Writer) (serveConfig, error) {
 	var c serveConfig
-	fs := newFlagSet("serve", getenv, stderr)
+	fs := newFlagSet("serve", getenv, stdout)
 	fs.str(&c.Listen, "listen", "BROKER_LISTEN_ADDR", "127.0.0.1:8080", "address to serve the API on")
 	vaultFlags(fs, &c.Vault)
 	fs.str(&c.Vault.RoleIDFile, "role-id-file", "BROKER_VAULT_ROLE_ID_FILE", "", "file holding the AppRole role_id")
 	fs.str(&c.Vault.SecretIDFile, "secret-id-file", "BROKER_VAULT_SECRET_ID_FILE", "", "file holding the AppRole secret_id")
-	fs.str(&c.RedisURL, "redis-url", "REDIS_URL", "", "Redis URL (optional; several replicas need it)")
-	fs.str(&c.SandboxVaultAddr, "sandbox-vault-addr", "BROKER_SANDBOX_VAULT_ADDR", "", "Vault address sandboxes use (default: --vault-addr)")
+	fs.secret(&c.RedisURL, "redis-url", "REDIS_URL", "Redis URL (optional; several replicas need it)")
+	fs.addr(&c.SandboxVaultAddr, "sandbox-vault-addr", "BROKER_SANDBOX_VAULT_ADDR", "", "Vault address sandboxes use (default: --vault-addr)")
 	fs.dur(&c.WrapTTL, "wrap-ttl", "BROKER_WRAP_TTL", 5*time.Minute, "lifetime of a bootstrap token")
 	fs.dur(&c.MaxWrapTTL, "max-wrap-ttl", "BROKER_MAX_WRAP_TTL", time.Hour, "cap on --wrap-ttl")
 	fs.dur(&c.RequestTimeout, "request-timeout", "BROKER_REQUEST_TIMEOUT", 30*time.Second, "bound on one API request")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -20,15 +21,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, usage)
 		return usagef("a command is required: serve or setup")
 	}
+	var err error
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:], getenv, stdout, stderr)
+		err = serve(ctx, args[1:], getenv, stdout, stderr)
 	case "setup":
-		return setup(ctx, args[1:], getenv, stdout, stderr)
+		err = setup(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
 	default:
 		return usagef("unknown command %q: want serve or setup", args[0])
 	}
+	if errors.Is(err, errHelpShown) {
+		return nil
+	}
+	return err
 }

@@ -73,7 +73,7 @@ func newLogger(level string, w io.Writer) (zerolog.Logger, error) {
 
 // serve runs the API until ctx is cancelled, then drains in-flight requests.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseServeConfig(args, getenv, stderr)
+	cfg, err := parseServeConfig(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
