@@ -104,6 +104,11 @@ func (c Config) validate() error {
 	return nil
 }
 
+// CheckAddr checks that addr is a usable Vault address, http(s)://host[:port],
+// without touching the network; the message never shows a password the
+// address may hold. Errors: invalid.
+func CheckAddr(addr string) error { return validateAddr(addr) }
+
 func validateAddr(addr string) error {
 	if addr == "" {
 		return broker.Errorf(broker.CodeInvalid, "vault address is empty")

@@ -92,11 +92,15 @@ func (c *serveConfig) validate() error {
 	case c.WrapTTL > c.MaxWrapTTL:
 		return usagef("BROKER_WRAP_TTL (%s) exceeds BROKER_MAX_WRAP_TTL (%s)", c.WrapTTL, c.MaxWrapTTL)
 	case c.RatePerMinute <= 0 || c.RateBurst <= 0 || c.AuthFailPerMin <= 0:
-		return usagef("rate limits must be positive")
+		return positiveInts(namedInt{"BROKER_RATE_PER_MINUTE", c.RatePerMinute}, namedInt{"BROKER_RATE_BURST", c.RateBurst}, namedInt{"BROKER_AUTH_FAIL_PER_MINUTE", c.AuthFailPerMin})
 	case c.NameGrace < c.RequestTimeout:
 		return usagef("BROKER_NAME_GRACE (%s) is shorter than BROKER_REQUEST_TIMEOUT (%s): a slow create could lose its name to a takeover and leave two secrets of one name", c.NameGrace, c.RequestTimeout)
 	case c.Limits.MaxSecretsPerUser <= 0 || c.Limits.MaxValueBytes <= 0 || c.Limits.MaxSecretIDs <= 0 || c.Limits.MaxEvalItems <= 0:
-		return usagef("limits must be positive")
+		return positiveInts(namedInt{"BROKER_MAX_SECRETS_PER_USER", c.Limits.MaxSecretsPerUser}, namedInt{"BROKER_MAX_VALUE_BYTES", c.Limits.MaxValueBytes},
+			namedInt{"BROKER_MAX_SECRET_IDS", c.Limits.MaxSecretIDs}, namedInt{"BROKER_MAX_EVAL_ITEMS", c.Limits.MaxEvalItems})
+	}
+	if err := c.checkSettings(); err != nil {
+		return err
 	}
 	if _, err := c.presets(); err != nil {
 		return err

@@ -17,9 +17,13 @@ import (
 type flagSet struct {
 	*flag.FlagSet
 	getenv func(string) string
-	errs   []string
+	errs   []envError
 	stdout io.Writer
 }
+
+// envError is an environment twin that does not parse; it is reported only
+// when its flag is not on the command line (the flag wins).
+type envError struct{ flag, msg string }
 
 // errHelpShown is returned by parse after -h printed the flags: exit 0.
 var errHelpShown = errors.New("help shown")
@@ -90,7 +94,7 @@ func (f *flagSet) dur(p *time.Duration, name, env string, def time.Duration, usa
 	if v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			f.errs = append(f.errs, fmt.Sprintf("$%s=%q is not a duration (like 30s or 5m)", env, v))
+			f.errs = append(f.errs, envError{name, fmt.Sprintf("$%s=%q is not a duration (like 30s or 5m)", env, v)})
 		} else {
 			def = d
 		}
@@ -103,7 +107,7 @@ func (f *flagSet) int(p *int, name, env string, def int, usage string) {
 	if v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			f.errs = append(f.errs, fmt.Sprintf("$%s=%q is not a whole number", env, v))
+			f.errs = append(f.errs, envError{name, fmt.Sprintf("$%s=%q is not a whole number", env, v)})
 		} else {
 			def = n
 		}
@@ -116,7 +120,7 @@ func (f *flagSet) bool(p *bool, name, env string, def bool, usage string) {
 	if v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			f.errs = append(f.errs, fmt.Sprintf("$%s=%q is not a boolean", env, v))
+			f.errs = append(f.errs, envError{name, fmt.Sprintf("$%s=%q is not a boolean", env, v)})
 		} else {
 			def = b
 		}
@@ -135,8 +139,12 @@ func (f *flagSet) parse(args []string) error {
 		}
 		return usagef("%s: %v", f.Name(), err)
 	}
-	if len(f.errs) > 0 {
-		return usagef("%s", f.errs[0])
+	set := map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	for _, e := range f.errs {
+		if !set[e.flag] {
+			return usagef("%s", e.msg)
+		}
 	}
 	if f.NArg() > 0 {
 		return usagef("%s: unexpected argument %q", f.Name(), f.Arg(0))

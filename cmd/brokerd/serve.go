@@ -81,6 +81,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	// Bind first: a bad or busy address is a setting error, before any log line.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return usagef("BROKER_LISTEN_ADDR %q: %v", cfg.Listen, err)
+	}
+	defer ln.Close() // after Serve has closed it: a no-op
 	metrics := handlers.NewMetrics()
 	cfg.Vault.Observe = metrics.ObserveVault
 	vc, err := vaultx.New(ctx, cfg.Vault, log)
@@ -113,10 +119,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Checks: checks, OpenAPI: handlers.OpenAPISpec(), Metrics: metrics, Log: log,
 	})
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return usagef("BROKER_LISTEN_ADDR %q: %v", cfg.Listen, err)
-	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
