@@ -70,7 +70,7 @@ func parseServeConfig(args []string, getenv func(string) string, stdout io.Write
 	fs.int(&c.Limits.MaxValueBytes, "max-value-bytes", "BROKER_MAX_VALUE_BYTES", 64<<10, "largest secret value")
 	fs.int(&c.Limits.MaxSecretIDs, "max-secret-ids", "BROKER_MAX_SECRET_IDS", 100, "secret ids per provisioning request")
 	fs.int(&c.Limits.MaxEvalItems, "max-eval-items", "BROKER_MAX_EVAL_ITEMS", 500, "items per evaluation")
-	fs.str(&c.DeniedNames, "denied-names", "BROKER_DENIED_NAMES", strings.Join(broker.DefaultDeniedNames(), ","), "env var names secrets may not take (comma-separated; a trailing * is a prefix)")
+	fs.str(&c.DeniedNames, "denied-names", "BROKER_DENIED_NAMES", "", "env var names secrets may not take, in addition to the built-in "+strings.Join(broker.DefaultDeniedNames(), ",")+" (comma-separated; a trailing * is a prefix)")
 	fs.str(&c.Presets, "presets", "BROKER_PRESETS", "", "extra presets, comma-separated provider=ENV_NAME")
 	fs.str(&c.CORSOrigins, "cors-origins", "BROKER_CORS_ORIGINS", "", "origins allowed by CORS (comma-separated; none by default)")
 	fs.str(&c.LogLevel, "log-level", "BROKER_LOG_LEVEL", "info", "debug, info, warn or error")

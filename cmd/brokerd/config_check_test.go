@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/acme/secretsbroker/broker"
 )
 
 // TestBadSettingsStopAtStart: each setting that used to let brokerd start
@@ -87,5 +89,24 @@ func TestFlagWinsOverBadTwin(t *testing.T) {
 	}
 	if _, err := parseServeConfig(nil, mapEnv(env), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "BROKER_WRAP_TTL") {
 		t.Fatalf("without the flag, a bad BROKER_WRAP_TTL: %v, want an error naming it", err)
+	}
+}
+
+// TestDeniedNamesAddToBuiltIn: BROKER_DENIED_NAMES=FOO_* denies FOO_X and
+// still denies the built-in hijack names such as PATH.
+func TestDeniedNamesAddToBuiltIn(t *testing.T) {
+	env := map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t", "BROKER_DENIED_NAMES": "FOO_*"}
+	c, err := parseServeConfig(nil, mapEnv(env), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := broker.NewValidator(c.Limits, c.deniedNames())
+	for _, n := range []string{"FOO_X", "PATH", "LD_PRELOAD", "BROKER_URL"} {
+		if v.CheckName(n) == "" {
+			t.Errorf("BROKER_DENIED_NAMES=FOO_*: %s accepted", n)
+		}
+	}
+	if m := v.CheckName("OPENAI_API_KEY"); m != "" {
+		t.Errorf("OPENAI_API_KEY refused: %s", m)
 	}
 }
