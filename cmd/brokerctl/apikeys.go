@@ -254,8 +254,11 @@ func (c *apiKeysRevokeCmd) findByPrefix(a *app, vc *vaultx.Client, prefix string
 func (a *app) readKeyInput() (string, error) {
 	if fd, ok := a.stdin.(fder); ok && term.IsTerminal(int(fd.Fd())) {
 		fmt.Fprint(a.stderr, "API key to revoke (input hidden): ")
-		b, err := term.ReadPassword(int(fd.Fd()))
+		b, err := readHidden(a.ctx, int(fd.Fd()))
 		fmt.Fprintln(a.stderr)
+		if errors.Is(err, errPromptInterrupted) {
+			return "", err
+		}
 		if err != nil {
 			return "", fmt.Errorf("read key from terminal: %w", err)
 		}
