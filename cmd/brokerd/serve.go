@@ -112,7 +112,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		SandboxVaultAddr: cfg.SandboxVaultAddr, WrapTTL: cfg.WrapTTL, MaxWrapTTL: cfg.MaxWrapTTL, NameGrace: cfg.NameGrace, Warn: warn,
 		Observer: metrics,
 	}, broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: st.records, Cache: st.cache})
-	checks := []handlers.Check{{Name: "vault", Required: true, Pinger: vc}, {Name: "redis", Pinger: st.redis}}
+	checks := []handlers.Check{
+		{Name: "vault", Required: true, Pinger: vc},
+		{Name: "vault_layout", Required: true, Pinger: vaultx.NewLayoutCheck(vc, 10*time.Second, time.Now)},
+		{Name: "redis", Pinger: st.redis},
+	}
 	srv := handlers.New(handlers.Config{RequestTimeout: cfg.RequestTimeout, CORSOrigins: splitList(cfg.CORSOrigins)}, handlers.Deps{
 		Service: svc, Auth: broker.NewAuthenticator(vc, cfg.AuthCacheTTL, time.Now),
 		Limiter: st.limiter, AuthFailLimiter: st.authFail, Idempotency: st.idem,
