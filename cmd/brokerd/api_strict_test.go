@@ -13,11 +13,11 @@ func TestAPIUnknownFieldsAre422(t *testing.T) {
 	user, key := e.user("strict")
 	c := e.client(b, key)
 
+	empty := kvTree(t, e.root, user)
 	r := c.do("POST", "/api/v1/user/secrets", map[string]any{"name": "STRICT_A", "value": value("sk-strict"), "bogus": 1})
 	checkEnvelope(t, r, 422, "validation_error", "bogus")
-	before := kvTree(t, e.root, user)
-	if before != "" {
-		t.Fatalf("a refused create wrote to Vault: %s", before)
+	if got := kvTree(t, e.root, user); got != empty {
+		t.Fatalf("a refused create wrote to Vault:\nbefore %s\nafter  %s", empty, got)
 	}
 
 	// The documented bodies work.
@@ -26,7 +26,7 @@ func TestAPIUnknownFieldsAre422(t *testing.T) {
 	wantStatus(t, c.do("PUT", "/api/v1/user/secrets/"+id, map[string]any{"value": value("sk-strict")}), 200)
 	tree := kvTree(t, e.root, user)
 
-	checkEnvelope(t, c.do("PUT", "/api/v1/user/secrets/"+id, map[string]any{"value": value("sk-strict"), "name": "X", "ttl": "1h"}), 422, "validation_error", "ttl")
+	checkEnvelope(t, c.do("PUT", "/api/v1/user/secrets/"+id, map[string]any{"value": value("sk-strict"), "name": "X", "ttl": "1h"}), 422, "validation_error", "name", "ttl")
 	checkEnvelope(t, c.do("POST", "/api/v1/runtimes", map[string]any{"project_id": "p1", "secret_ids": []string{id}, "wrap_ttl": "2h"}), 422, "validation_error", "wrap_ttl")
 	checkEnvelope(t, c.do("POST", "/api/v1/evaluations", map[string]any{"project_id": "p1", "secret_ids": []string{id},
 		"items": []map[string]any{{"name": "a"}, {"name": "b", "nme": "c"}}}), 422, "validation_error", "items[1].nme")
