@@ -36,8 +36,9 @@ test:
 	done; \
 	scripts/test-report.sh "$$report"; exit $$rc
 
+# --version shows the commit even where VCS stamping is off (-buildvcs=false); VERSION=v1.2.3 sets the version.
 build:
-	$(GO) build -trimpath -o bin/ $(addprefix ./cmd/,$(BINARIES))
+	$(GO) build -trimpath -ldflags "-X github.com/acme/secretsbroker/internal/buildinfo.Commit=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(if $(VERSION), -X github.com/acme/secretsbroker/internal/buildinfo.Version=$(VERSION))" -o bin/ $(addprefix ./cmd/,$(BINARIES))
 
 # brokerd (release build, own process) against the Vault floor at concurrency 1, 8, 32, 64,
 # on a fresh dev Vault and Redis; BENCHFLAGS are brokerbench's (e.g. -n 100 -ops create,get).

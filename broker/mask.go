@@ -2,32 +2,33 @@ package broker
 
 import "strings"
 
-// MaskRune is the character of the fixed-width mask.
+// MaskRune is the character of the mask.
 const MaskRune = '•'
 
-// maskWidth is the number of mask characters, whatever the value's length:
-// the preview must not leak the length.
-const maskWidth = 4
+// The preview of a value of at least minRevealLen characters is its first
+// revealPrefix characters, maskWidth mask characters and its last
+// revealSuffix characters; a shorter value is previewWidth mask characters.
+// Every preview is previewWidth characters wide, so it does not tell the
+// value's length (only whether it has at least minRevealLen characters).
+const (
+	revealPrefix = 4
+	revealSuffix = 3
+	maskWidth    = 8
+	previewWidth = revealPrefix + maskWidth + revealSuffix
+	// minRevealLen keeps what is revealed within a quarter of the value.
+	minRevealLen = 4 * (revealPrefix + revealSuffix)
+)
 
-// minRevealLen is the shortest value (in characters) that reveals anything.
-const minRevealLen = 12
-
-// maxReveal caps what a long value reveals.
-const maxReveal = 9
-
-// Mask returns the preview of a value: a prefix and a suffix that together
-// reveal at most a quarter of its characters (never more than 9), around a
-// fixed-width mask. Values under 12 characters are fully masked.
+// Mask returns the preview of a value: for values of 28 characters or more
+// the first 4 and the last 3 around 8 mask characters ("sk-p••••••••789"),
+// otherwise 15 mask characters. The width never depends on the length.
 func Mask(value string) string {
-	mask := strings.Repeat(string(MaskRune), maskWidth)
 	r := []rune(value)
 	if len(r) < minRevealLen {
-		return mask
+		return strings.Repeat(string(MaskRune), previewWidth)
 	}
-	reveal := min(len(r)/4, maxReveal)
-	suffix := reveal / 3
-	prefix := reveal - suffix
-	return sanitizePreview(string(r[:prefix])) + mask + sanitizePreview(string(r[len(r)-suffix:]))
+	return sanitizePreview(string(r[:revealPrefix])) + strings.Repeat(string(MaskRune), maskWidth) +
+		sanitizePreview(string(r[len(r)-revealSuffix:]))
 }
 
 // sanitizePreview replaces control characters so a preview is one line.

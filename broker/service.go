@@ -8,7 +8,8 @@ import (
 // Config configures a Service. Zero fields take the documented defaults.
 type Config struct {
 	Limits Limits
-	// DeniedNames overrides DefaultDeniedNames (a trailing "*" is a prefix).
+	// DeniedNames are denied in addition to DefaultDeniedNames, which are
+	// always denied (a trailing "*" is a prefix).
 	DeniedNames []string
 	// Presets overrides DefaultPresets.
 	Presets []Preset

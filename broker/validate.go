@@ -49,11 +49,10 @@ type Validator struct {
 	denied []string
 }
 
-// NewValidator returns a Validator; denied nil means DefaultDeniedNames.
-func NewValidator(limits Limits, denied []string) *Validator {
-	if denied == nil {
-		denied = DefaultDeniedNames()
-	}
+// NewValidator returns a Validator denying DefaultDeniedNames plus the
+// extra names given (the built-in names are always denied).
+func NewValidator(limits Limits, extraDenied []string) *Validator {
+	denied := append(DefaultDeniedNames(), extraDenied...)
 	return &Validator{limits: limits.withDefaults(), denied: denied}
 }
 

@@ -22,8 +22,14 @@ func TestCheckName(t *testing.T) {
 		}
 	}
 	custom := NewValidator(Limits{}, []string{"SECRET_*", "FOO"})
-	if custom.CheckName("PATH") != "" || custom.CheckName("SECRET_X") == "" || custom.CheckName("FOO") == "" {
+	if custom.CheckName("SECRET_X") == "" || custom.CheckName("FOO") == "" || custom.CheckName("OPENAI_API_KEY") != "" {
 		t.Error("configured denied names not applied")
+	}
+	// The configured names add to the built-in ones, never replace them.
+	for _, n := range []string{"PATH", "LD_PRELOAD", "VAULT_TOKEN", "BROKER_API_KEY"} {
+		if custom.CheckName(n) == "" {
+			t.Errorf("with extra denied names, built-in %s is accepted", n)
+		}
 	}
 }
 

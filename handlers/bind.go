@@ -33,7 +33,7 @@ func readBody(c echo.Context) ([]byte, error) {
 }
 
 // bind is the one decoding path: body limit, JSON object required, type
-// errors named by field. Unknown fields are ignored (clients may be newer).
+// errors and unknown fields named by field (422).
 func bind(c echo.Context, v any) error {
 	b, err := readBody(c)
 	if err != nil {
@@ -69,6 +69,9 @@ func decodeJSON(b []byte, v any) error {
 	}
 	if dec.More() {
 		return broker.Invalid(broker.FieldError{Field: "body", Message: "exactly one JSON object is expected"})
+	}
+	if unknown := unknownFields(b, v); len(unknown) > 0 {
+		return broker.Invalid(unknown...)
 	}
 	return nil
 }

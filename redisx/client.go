@@ -76,16 +76,25 @@ var (
 	_ broker.Pinger      = (*Client)(nil)
 )
 
+// CheckURL checks that url is a Redis URL New accepts, without touching the
+// network. Errors: invalid (the message never repeats the URL).
+func CheckURL(url string) error {
+	if _, err := redis.ParseURL(url); err != nil {
+		return broker.Errorf(broker.CodeInvalid, "malformed Redis URL (want redis://[user:password@]host:port/db)")
+	}
+	return nil
+}
+
 // New connects to the Redis at url (redis://[user:password@]host:port/db or
 // rediss:// for TLS). It pings once and logs a warning if Redis does not
 // answer, but still returns the client: Redis may come up later, and
 // readiness reports it meanwhile. Errors: invalid (malformed URL; the message
 // never repeats the URL, which may hold a password).
 func New(ctx context.Context, url string, opts Options, log zerolog.Logger) (*Client, error) {
-	ro, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, broker.Errorf(broker.CodeInvalid, "malformed Redis URL (want redis://[user:password@]host:port/db)")
+	if err := CheckURL(url); err != nil {
+		return nil, err
 	}
+	ro, _ := redis.ParseURL(url)
 	opts = opts.withDefaults()
 	ro.DialTimeout = opts.DialTimeout
 	ro.ReadTimeout = opts.ReadTimeout

@@ -104,26 +104,47 @@ func (c Config) validate() error {
 	return nil
 }
 
+// CheckAddr checks that addr is a usable Vault address, http(s)://host[:port],
+// without touching the network; the message never shows a password the
+// address may hold. Errors: invalid.
+func CheckAddr(addr string) error { return validateAddr(addr) }
+
 func validateAddr(addr string) error {
 	if addr == "" {
 		return broker.Errorf(broker.CodeInvalid, "vault address is empty")
 	}
+	shown := shownAddr(addr)
 	u, err := url.Parse(addr)
 	if err != nil {
-		return broker.Errorf(broker.CodeInvalid, "vault address %q is malformed", addr)
+		return broker.Errorf(broker.CodeInvalid, "vault address %s is malformed", shown)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return broker.Errorf(broker.CodeInvalid, "vault address %q is malformed: scheme must be http or https", addr)
+		return broker.Errorf(broker.CodeInvalid, "vault address %s is malformed: scheme must be http or https", shown)
 	}
 	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return broker.Errorf(broker.CodeInvalid, "vault address %q is malformed: want scheme://host[:port]", addr)
+		return broker.Errorf(broker.CodeInvalid, "vault address %s is malformed: want scheme://host[:port]", shown)
 	}
 	if p := u.Port(); p != "" {
 		if _, err := net.LookupPort("tcp", p); err != nil {
-			return broker.Errorf(broker.CodeInvalid, "vault address %q is malformed: bad port", addr)
+			return broker.Errorf(broker.CodeInvalid, "vault address %s is malformed: bad port", shown)
 		}
 	}
 	return nil
+}
+
+// shownAddr is addr quoted for an error message, without what may be a
+// password: userinfo is replaced, and an address holding "@" that does not
+// parse is not shown at all.
+func shownAddr(addr string) string {
+	u, err := url.Parse(addr)
+	switch {
+	case err == nil && u.User != nil:
+		return fmt.Sprintf("%q", u.Redacted())
+	case strings.Contains(addr, "@"):
+		return "(not shown: it may hold credentials)"
+	default:
+		return fmt.Sprintf("%q", addr)
+	}
 }
 
 // APIOptions tunes NewAPIClient.

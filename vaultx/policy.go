@@ -10,6 +10,7 @@ import (
 // PolicyHCL is the broker's least-privilege Vault policy for the given mounts
 // and transit key: KV v2 data and metadata under users/, sandboxes/ and
 // apikeys/ only; encrypt, decrypt, hmac and rewrap with the one transit key;
+// reading the KV mount's config, which readiness checks (CheckLayout);
 // revoking bootstrap tokens by accessor; renewing and looking up its own
 // token. Nothing else under sys/ (sys/health is unauthenticated).
 func PolicyHCL(kvMount, transitMount, transitKey string) string {
@@ -19,6 +20,7 @@ func PolicyHCL(kvMount, transitMount, transitKey string) string {
 		fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"create\", \"read\", \"update\", \"delete\"]\n}\n", layout.DataPath(kvMount, area+"/*"))
 		fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"create\", \"read\", \"update\", \"delete\", \"list\"]\n}\n", layout.MetadataPath(kvMount, area+"/*"))
 	}
+	fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"read\"]\n}\n", kvMount+"/config")
 	for _, op := range []string{"encrypt", "decrypt", "rewrap"} {
 		fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"update\"]\n}\n", transitMount+"/"+op+"/"+transitKey)
 	}

@@ -51,6 +51,15 @@ func (a *app) vaultClient() (*vaultx.Client, error) {
 	return a.openVault(a.cli.APIKeys.Vault, vaultx.Config{MaxRetries: -1})
 }
 
+// checkVaultAddr refuses a Vault address that is not http(s)://host[:port].
+// The usage error never shows a password the address may hold.
+func checkVaultAddr(addr string) error {
+	if u, err := url.Parse(addr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return usagef("Vault address %q is malformed: want http(s)://host[:port] (--vault-addr or VAULT_ADDR)", redactURL(addr))
+	}
+	return nil
+}
+
 // openVault checks the operator's Vault flags and opens a vaultx client with
 // the operator's token; base supplies the other settings (mounts, retries).
 func (a *app) openVault(f vaultFlags, base vaultx.Config) (*vaultx.Client, error) {
@@ -60,8 +69,8 @@ func (a *app) openVault(f vaultFlags, base vaultx.Config) (*vaultx.Client, error
 	if f.VaultToken == "" {
 		return nil, usagef("no Vault token: set VAULT_TOKEN (or --vault-token)")
 	}
-	if u, err := url.Parse(f.VaultAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usagef("Vault address %q is malformed: want http(s)://host[:port] (--vault-addr or VAULT_ADDR)", redactURL(f.VaultAddr))
+	if err := checkVaultAddr(f.VaultAddr); err != nil {
+		return nil, err
 	}
 	log := zerolog.Nop()
 	if f.Verbose {
@@ -245,8 +254,11 @@ func (c *apiKeysRevokeCmd) findByPrefix(a *app, vc *vaultx.Client, prefix string
 func (a *app) readKeyInput() (string, error) {
 	if fd, ok := a.stdin.(fder); ok && term.IsTerminal(int(fd.Fd())) {
 		fmt.Fprint(a.stderr, "API key to revoke (input hidden): ")
-		b, err := term.ReadPassword(int(fd.Fd()))
+		b, err := readHidden(a.ctx, int(fd.Fd()))
 		fmt.Fprintln(a.stderr)
+		if errors.Is(err, errPromptInterrupted) {
+			return "", err
+		}
 		if err != nil {
 			return "", fmt.Errorf("read key from terminal: %w", err)
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/acme/secretsbroker/auditlog"
@@ -26,8 +25,8 @@ func (c *auditCmd) auditHash(a *app, value string) (string, error) {
 	case strings.Trim(c.AuditDevice, "/") == "":
 		return "", usagef("--audit-device is empty")
 	}
-	if u, err := url.Parse(f.VaultAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", usagef("Vault address %q is malformed: want http(s)://host[:port] (--vault-addr or VAULT_ADDR)", redactURL(f.VaultAddr))
+	if err := checkVaultAddr(f.VaultAddr); err != nil {
+		return "", err
 	}
 	vc, err := vaultx.NewAPIClient(vaultx.Config{Addr: f.VaultAddr, Token: f.VaultToken, Timeout: f.Timeout, MaxRetries: -1}, vaultx.APIOptions{})
 	if err != nil {

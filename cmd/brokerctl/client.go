@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"net/url"
+	"strings"
 
 	"github.com/acme/secretsbroker/client"
 )
@@ -25,11 +26,16 @@ func newAPIClient(f brokerFlags) (*client.Client, error) {
 	return c, nil
 }
 
-// redactURL drops userinfo from a URL before it is shown.
+// redactURL drops userinfo from a URL before it is shown; a value holding
+// "@" that does not parse is not shown at all.
 func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
+	u, err := url.Parse(s)
+	switch {
+	case err == nil && u.User != nil:
 		u.User = nil
 		return u.String()
+	case err != nil && strings.Contains(s, "@"):
+		return "(not shown: it may hold credentials)"
 	}
 	return s
 }

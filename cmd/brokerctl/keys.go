@@ -101,6 +101,10 @@ func (c *keysRotateCmd) Run(a *app) error {
 	if c.BatchSize < 1 || c.BatchSize > rotation.MaxRewrapBatch {
 		return usagef("--batch-size must be between 1 and %d", rotation.MaxRewrapBatch)
 	}
+	// Check everything checkable before the first change (the rotation).
+	if err := c.checkState(); err != nil {
+		return err
+	}
 	k := &a.cli.Keys
 	vc, err := a.keysVaultClient(k)
 	if err != nil {
@@ -112,6 +116,9 @@ func (c *keysRotateCmd) Run(a *app) error {
 	info, err := vc.KeyInfo(a.ctx)
 	if err != nil {
 		return keysVaultErr(err, name)
+	}
+	if err := c.checkCapabilities(a, vc); err != nil {
+		return err
 	}
 	out := rotateJSON{Key: name, PreviousVersion: info.LatestVersion}
 	if !c.RewrapOnly {

@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/acme/secretsbroker/internal/buildinfo"
 )
 
 // cli is the whole command tree. Flags tagged `twin:"VAR"` default to the
@@ -63,11 +67,24 @@ VAULT_TOKEN.
 Operator command audit reads a Vault file audit log (VAULT_ADDR and
 VAULT_TOKEN only for --match).
 
+"brokerctl help [COMMAND]" is "brokerctl [COMMAND] --help"; "brokerctl --version"
+prints the version, commit and Go version.
+
 Exit codes: 0 success, 1 API, Vault or network error, 2 usage error,
 3 audit alerts found (audit alerts).`
 
-// run parses args and runs the selected command.
+// run parses args and runs the selected command. "brokerctl --version"
+// prints the build; "brokerctl help [COMMAND...]" is "brokerctl [COMMAND...]
+// --help".
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "version") {
+		// Not a kong flag: `secrets rollback --version N` has its own.
+		fmt.Fprintln(stdout, buildinfo.String("brokerctl"))
+		return nil
+	}
+	if len(args) > 0 && args[0] == "help" {
+		args = append(slices.Clone(args[1:]), "--help")
+	}
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("brokerctl"),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -33,7 +34,8 @@ func (f valueFlags) check() error {
 type fder interface{ Fd() uintptr }
 
 // readValue reads a secret value: from stdin when stdin is not a terminal,
-// else from a no-echo prompt on stderr. The value never comes from the
+// else from a no-echo prompt on stderr, which Ctrl-C (a.ctx ending) aborts
+// at once with errPromptInterrupted. The value never comes from the
 // command line and is never written anywhere. Errors are usage errors (empty
 // value, too long, NUL byte) or I/O errors.
 func (a *app) readValue(what string, f valueFlags) (string, error) {
@@ -71,8 +73,11 @@ func readPipedValue(r io.Reader, keepNewline bool) (string, error) {
 
 func (a *app) promptValue(fd int, what string) (string, error) {
 	fmt.Fprintf(a.stderr, "Value for %s (input hidden): ", what)
-	b, err := term.ReadPassword(fd)
+	b, err := readHidden(a.ctx, fd)
 	fmt.Fprintln(a.stderr)
+	if errors.Is(err, errPromptInterrupted) {
+		return "", err
+	}
 	if err != nil {
 		return "", fmt.Errorf("read value from terminal: %w", err)
 	}

@@ -36,8 +36,8 @@ type serveConfig struct {
 
 // vaultFlags registers the Vault connection flags shared by serve and setup.
 func vaultFlags(fs *flagSet, c *vaultx.Config) {
-	fs.str(&c.Addr, "vault-addr", "VAULT_ADDR", "http://127.0.0.1:8200", "Vault address")
-	fs.str(&c.Token, "vault-token", "VAULT_TOKEN", "", "Vault token (instead of AppRole)")
+	fs.addr(&c.Addr, "vault-addr", "VAULT_ADDR", "http://127.0.0.1:8200", "Vault address")
+	fs.secret(&c.Token, "vault-token", "VAULT_TOKEN", "Vault token (instead of AppRole)")
 	fs.str(&c.KVMount, "kv-mount", "BROKER_KV_MOUNT", vaultx.DefaultKVMount, "KV v2 mount")
 	fs.str(&c.TransitMount, "transit-mount", "BROKER_TRANSIT_MOUNT", vaultx.DefaultTransitMount, "transit mount")
 	fs.str(&c.TransitKey, "transit-key", "BROKER_TRANSIT_KEY", vaultx.DefaultTransitKey, "transit key name")
@@ -50,16 +50,16 @@ func vaultFlags(fs *flagSet, c *vaultx.Config) {
 	fs.bool(&c.Insecure, "vault-skip-verify", "VAULT_SKIP_VERIFY", false, "do not verify Vault's certificate (never in production)")
 }
 
-func parseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+func parseServeConfig(args []string, getenv func(string) string, stdout io.Writer) (serveConfig, error) {
 	var c serveConfig
-	fs := newFlagSet("serve", getenv, stderr)
+	fs := newFlagSet("serve", getenv, stdout)
 	fs.str(&c.Listen, "listen", "BROKER_LISTEN_ADDR", "127.0.0.1:8080", "address to serve the API on")
 	fs.str(&c.AdminListen, "admin-listen", "BROKER_ADMIN_ADDR", "", "address to serve operator endpoints (GET /metrics) on; empty: not served")
 	vaultFlags(fs, &c.Vault)
 	fs.str(&c.Vault.RoleIDFile, "role-id-file", "BROKER_VAULT_ROLE_ID_FILE", "", "file holding the AppRole role_id")
 	fs.str(&c.Vault.SecretIDFile, "secret-id-file", "BROKER_VAULT_SECRET_ID_FILE", "", "file holding the AppRole secret_id")
-	fs.str(&c.RedisURL, "redis-url", "REDIS_URL", "", "Redis URL (optional; several replicas need it)")
-	fs.str(&c.SandboxVaultAddr, "sandbox-vault-addr", "BROKER_SANDBOX_VAULT_ADDR", "", "Vault address sandboxes use (default: --vault-addr)")
+	fs.secret(&c.RedisURL, "redis-url", "REDIS_URL", "Redis URL (optional; several replicas need it)")
+	fs.addr(&c.SandboxVaultAddr, "sandbox-vault-addr", "BROKER_SANDBOX_VAULT_ADDR", "", "Vault address sandboxes use (default: --vault-addr)")
 	fs.dur(&c.WrapTTL, "wrap-ttl", "BROKER_WRAP_TTL", 5*time.Minute, "lifetime of a bootstrap token")
 	fs.dur(&c.MaxWrapTTL, "max-wrap-ttl", "BROKER_MAX_WRAP_TTL", time.Hour, "cap on --wrap-ttl")
 	fs.dur(&c.RequestTimeout, "request-timeout", "BROKER_REQUEST_TIMEOUT", 30*time.Second, "bound on one API request")
@@ -74,7 +74,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.int(&c.Limits.MaxValueBytes, "max-value-bytes", "BROKER_MAX_VALUE_BYTES", 64<<10, "largest secret value")
 	fs.int(&c.Limits.MaxSecretIDs, "max-secret-ids", "BROKER_MAX_SECRET_IDS", 100, "secret ids per provisioning request")
 	fs.int(&c.Limits.MaxEvalItems, "max-eval-items", "BROKER_MAX_EVAL_ITEMS", 500, "items per evaluation")
-	fs.str(&c.DeniedNames, "denied-names", "BROKER_DENIED_NAMES", strings.Join(broker.DefaultDeniedNames(), ","), "env var names secrets may not take (comma-separated; a trailing * is a prefix)")
+	fs.str(&c.DeniedNames, "denied-names", "BROKER_DENIED_NAMES", "", "env var names secrets may not take, in addition to the built-in "+strings.Join(broker.DefaultDeniedNames(), ",")+" (comma-separated; a trailing * is a prefix)")
 	fs.str(&c.Presets, "presets", "BROKER_PRESETS", "", "extra presets, comma-separated provider=ENV_NAME")
 	fs.str(&c.CORSOrigins, "cors-origins", "BROKER_CORS_ORIGINS", "", "origins allowed by CORS (comma-separated; none by default)")
 	fs.str(&c.LogLevel, "log-level", "BROKER_LOG_LEVEL", "info", "debug, info, warn or error")
@@ -98,7 +98,7 @@ func (c *serveConfig) validate() error {
 	case c.WrapTTL > c.MaxWrapTTL:
 		return usagef("BROKER_WRAP_TTL (%s) exceeds BROKER_MAX_WRAP_TTL (%s)", c.WrapTTL, c.MaxWrapTTL)
 	case c.RatePerMinute <= 0 || c.RateBurst <= 0 || c.AuthFailPerMin <= 0:
-		return usagef("rate limits must be positive")
+		return positiveInts(namedInt{"BROKER_RATE_PER_MINUTE", c.RatePerMinute}, namedInt{"BROKER_RATE_BURST", c.RateBurst}, namedInt{"BROKER_AUTH_FAIL_PER_MINUTE", c.AuthFailPerMin})
 	case c.BundleMaxAge < 0:
 		return usagef("BROKER_BUNDLE_MAX_AGE must be positive")
 	case c.BundleMaxAge > 0 && c.BundleMaxAge < c.RequestTimeout:
@@ -106,7 +106,11 @@ func (c *serveConfig) validate() error {
 	case c.NameGrace < c.RequestTimeout:
 		return usagef("BROKER_NAME_GRACE (%s) is shorter than BROKER_REQUEST_TIMEOUT (%s): a slow create could lose its name to a takeover and leave two secrets of one name", c.NameGrace, c.RequestTimeout)
 	case c.Limits.MaxSecretsPerUser <= 0 || c.Limits.MaxValueBytes <= 0 || c.Limits.MaxSecretIDs <= 0 || c.Limits.MaxEvalItems <= 0:
-		return usagef("limits must be positive")
+		return positiveInts(namedInt{"BROKER_MAX_SECRETS_PER_USER", c.Limits.MaxSecretsPerUser}, namedInt{"BROKER_MAX_VALUE_BYTES", c.Limits.MaxValueBytes},
+			namedInt{"BROKER_MAX_SECRET_IDS", c.Limits.MaxSecretIDs}, namedInt{"BROKER_MAX_EVAL_ITEMS", c.Limits.MaxEvalItems})
+	}
+	if err := c.checkSettings(); err != nil {
+		return err
 	}
 	if c.BundleMaxAge == 0 {
 		c.BundleMaxAge = 2 * c.RequestTimeout

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+
+	"github.com/acme/secretsbroker/internal/buildinfo"
 )
 
 const usage = `usage: brokerd <command> [flags]
@@ -12,7 +15,8 @@ commands:
   serve   run the HTTP API
   setup   configure Vault for the broker (idempotent; needs an admin token)
 
-Run "brokerd <command> -h" for the flags; every flag has an environment twin.`
+Run "brokerd <command> -h" for the flags; every flag has an environment twin.
+"brokerd --version" prints the version, commit and Go version.`
 
 // run is brokerd's whole program, callable in-process by tests.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -20,15 +24,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, usage)
 		return usagef("a command is required: serve or setup")
 	}
+	var err error
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:], getenv, stdout, stderr)
+		err = serve(ctx, args[1:], getenv, stdout, stderr)
 	case "setup":
-		return setup(ctx, args[1:], getenv, stdout, stderr)
+		err = setup(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
+		return nil
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, buildinfo.String("brokerd"))
 		return nil
 	default:
 		return usagef("unknown command %q: want serve or setup", args[0])
 	}
+	if errors.Is(err, errHelpShown) {
+		return nil
+	}
+	return err
 }

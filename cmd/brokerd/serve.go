@@ -81,7 +81,7 @@ func newLogger(level string, w io.Writer) (zerolog.Logger, error) {
 
 // serve runs the API until ctx is cancelled, then drains in-flight requests.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseServeConfig(args, getenv, stderr)
+	cfg, err := parseServeConfig(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
@@ -89,6 +89,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	// Bind first: a bad or busy address is a setting error, before any log line.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return usagef("BROKER_LISTEN_ADDR %q: %v", cfg.Listen, err)
+	}
+	defer ln.Close() // after Serve has closed it: a no-op
 	metrics := handlers.NewMetrics()
 	cfg.Vault.Observe = metrics.ObserveVault
 	vc, err := vaultx.New(ctx, cfg.Vault, log)
@@ -117,17 +123,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		SandboxVaultAddr: cfg.SandboxVaultAddr, WrapTTL: cfg.WrapTTL, MaxWrapTTL: cfg.MaxWrapTTL, NameGrace: cfg.NameGrace, Warn: warn,
 		Observer: metrics,
 	}, broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: st.records, Cache: st.cache})
-	checks := []handlers.Check{{Name: "vault", Required: true, Pinger: vc}, {Name: "redis", Pinger: st.redis}}
+	checks := []handlers.Check{
+		{Name: "vault", Required: true, Pinger: vc},
+		{Name: "vault_layout", Required: true, Pinger: vaultx.NewLayoutCheck(vc, 10*time.Second, time.Now)},
+		{Name: "redis", Pinger: st.redis},
+	}
 	srv := handlers.New(handlers.Config{RequestTimeout: cfg.RequestTimeout, CORSOrigins: splitList(cfg.CORSOrigins)}, handlers.Deps{
 		Secrets: svc, Runtimes: svc, Evaluations: svc, Auth: broker.NewAuthenticator(vc, cfg.AuthCacheTTL, time.Now),
 		Limiter: st.limiter, AuthFailLimiter: st.authFail, Idempotency: st.idem,
 		Checks: checks, OpenAPI: handlers.OpenAPISpec(), Metrics: metrics, Log: log,
 	})
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return usagef("BROKER_LISTEN_ADDR %q: %v", cfg.Listen, err)
-	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

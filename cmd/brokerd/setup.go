@@ -17,7 +17,7 @@ func setup(ctx context.Context, args []string, getenv func(string) string, stdou
 		vc   vaultx.Config
 		opts vaultx.SetupOptions
 	)
-	fs := newFlagSet("setup", getenv, stderr)
+	fs := newFlagSet("setup", getenv, stdout)
 	vaultFlags(fs, &vc)
 	fs.str(&opts.RoleIDFile, "role-id-file", "BROKER_VAULT_ROLE_ID_FILE", "", "write the AppRole role_id to this file (0600)")
 	fs.str(&opts.SecretIDFile, "secret-id-file", "BROKER_VAULT_SECRET_ID_FILE", "", "write a secret_id to this file (0600) unless it holds a valid one")

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/rs/zerolog"
+
+	"github.com/acme/secretsbroker/internal/buildinfo"
 )
 
 const usage = `usage: sandbox-init write --out PATH
@@ -34,11 +36,12 @@ Exit codes: 0 success; 1 bundle refused, env file or workload failed;
 4 token expired, unknown or already used (possible interception);
 5 creation path mismatch (forged token, not unwrapped).
 exec exits with the workload's own code (128+N if killed by signal N).
+sandbox-init --version prints the version, commit and Go version.
 `
 
 // command is a parsed command line.
 type command struct {
-	name string   // "write" or "exec"
+	name string   // "write", "exec" or "version"
 	out  string   // write: destination
 	argv []string // exec: workload argv
 }
@@ -53,6 +56,8 @@ func parseArgs(args []string) (command, error) {
 	switch c.name {
 	case "-h", "-help", "--help", "help":
 		return c, flag.ErrHelp
+	case "--version", "-version", "version":
+		return command{name: "version"}, nil
 	case "write":
 		fs.StringVar(&c.out, "out", "", "env file to write")
 		if err := fs.Parse(args[1:]); err != nil {
@@ -84,6 +89,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd, err := parseArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	if err == nil && cmd.name == "version" {
+		fmt.Fprintln(stdout, buildinfo.String("sandbox-init"))
 		return nil
 	}
 	if err != nil {
