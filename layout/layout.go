@@ -12,6 +12,8 @@
 //	users/<user>/apikeys/<hash>        a user's API key, listed per user
 //	apikeys/<hash>                     API key lookup by hash
 //	sandboxes/<sandbox id>             a bootstrap bundle, deleted once wrapped
+//	egress/sandboxes/<sandbox id>      an egress sandbox: credential hash, hosts, expiry
+//	egress/placeholders/<hash>         a placeholder (by the SHA-256 of its token)
 //
 // KV v2 API paths put "data/" (values) or "metadata/" (versions, custom
 // metadata, listing, deletion) between the mount and the logical path.
@@ -24,6 +26,13 @@ const (
 	AreaUsers     = "users"
 	AreaSandboxes = "sandboxes"
 	AreaAPIKeys   = "apikeys"
+	AreaEgress    = "egress"
+)
+
+// Folders below egress/.
+const (
+	SubEgressSandboxes    = "sandboxes"
+	SubEgressPlaceholders = "placeholders"
 )
 
 // Folders below users/<user>/.
@@ -53,6 +62,18 @@ func APIKeyPath(hash string) string { return AreaAPIKeys + "/" + hash }
 
 // SandboxPath is sandboxes/<sandboxID>.
 func SandboxPath(sandboxID string) string { return AreaSandboxes + "/" + sandboxID }
+
+// EgressSandboxPath is egress/sandboxes/<sandboxID>: egressd's record of an
+// egress sandbox (broker.SandboxEgress).
+func EgressSandboxPath(sandboxID string) string {
+	return AreaEgress + "/" + SubEgressSandboxes + "/" + sandboxID
+}
+
+// EgressPlaceholderPath is egress/placeholders/<tokenHash>: egressd's record
+// of one placeholder (broker.PlaceholderRecord), by broker.TokenHash.
+func EgressPlaceholderPath(tokenHash string) string {
+	return AreaEgress + "/" + SubEgressPlaceholders + "/" + tokenHash
+}
 
 // DataPath is the KV v2 data path of logical path p: <mount>/data/<p>.
 func DataPath(mount, p string) string { return mount + "/data/" + p }
