@@ -3,17 +3,14 @@
 package reliability
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -135,7 +132,7 @@ func (s *stack) startBroker(extra map[string]string) *brokerd {
 			t.Fatalf("brokerd did not listen within 30s:\n%s", b.logs())
 		}
 		time.Sleep(20 * time.Millisecond)
-		b.URL, b.AdminURL = listenURL(b.logs())
+		b.URL, b.AdminURL = testenv.ListenURLs(b.logs())
 	}
 	return b
 }
@@ -166,21 +163,6 @@ func (b *brokerd) stop() {
 	case <-time.After(15 * time.Second):
 		b.kill()
 	}
-}
-
-func listenURL(logs string) (string, string) {
-	sc := bufio.NewScanner(strings.NewReader(logs))
-	for sc.Scan() {
-		var l struct {
-			Msg   string `json:"message"`
-			Addr  string `json:"addr"`
-			Admin string `json:"admin_addr"`
-		}
-		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" && l.Addr != "" {
-			return "http://" + l.Addr, "http://" + l.Admin
-		}
-	}
-	return "", ""
 }
 
 // user is an API user of the broker.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -91,7 +89,7 @@ func startBroker(t *testing.T, c configured, extra map[string]string) *brokerPro
 			cancel()
 			t.Fatalf("brokerd serve did not listen within 20s\n%s", p.Logs.String())
 		}
-		p.URL, p.AdminURL = listenAddr(p.Logs.String())
+		p.URL, p.AdminURL = testenv.ListenURLs(p.Logs.String())
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Cleanup(p.Stop)
@@ -109,27 +107,6 @@ func (p *brokerProc) Stop() {
 	case <-p.done:
 	case <-time.After(30 * time.Second):
 	}
-}
-
-// listenAddr finds the "listening" log line and returns the broker's URL and
-// its admin listener's ("" when not enabled).
-func listenAddr(logs string) (string, string) {
-	sc := bufio.NewScanner(strings.NewReader(logs))
-	for sc.Scan() {
-		var line struct {
-			Msg   string `json:"message"`
-			Addr  string `json:"addr"`
-			Admin string `json:"admin_addr"`
-		}
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" && line.Addr != "" {
-			admin := ""
-			if line.Admin != "" {
-				admin = "http://" + line.Admin
-			}
-			return "http://" + line.Addr, admin
-		}
-	}
-	return "", ""
 }
 
 // newAPIKey issues a key for user straight into Vault with the root token,

@@ -114,7 +114,7 @@ func serveOutcome(t *testing.T, env map[string]string) (string, error) {
 			return "", err
 		default:
 		}
-		if u, _ := listenAddr(logs.String()); u != "" {
+		if u, _ := testenv.ListenURLs(logs.String()); u != "" {
 			return u, nil
 		}
 		time.Sleep(20 * time.Millisecond)
