@@ -15,7 +15,7 @@ import (
 type secretsCmd struct {
 	Broker brokerFlags `embed:""`
 
-	List     secretsListCmd     `cmd:"" help:"List your secrets (masked previews only), then the presets and whether each is configured."`
+	List     secretsListCmd     `cmd:"" help:"List your secrets (masked previews only), then the presets and whether each is configured (--json: the API's secrets list; presets --json for the presets)."`
 	Get      secretsGetCmd      `cmd:"" help:"Show one secret's metadata (never its value)."`
 	Set      secretsSetCmd      `cmd:"" help:"Create a secret or, when the name exists, store the value as a new version; the value is read from stdin or a no-echo prompt."`
 	Rotate   secretsRotateCmd   `cmd:"" help:"Store a new value for a secret (a new version); read like set."`
@@ -34,7 +34,7 @@ type secretsSetCmd struct {
 	Name           string     `arg:"" optional:"" name:"NAME" help:"Secret name, used as the env var name (e.g. OPENAI_API_KEY); with --provider it defaults to the preset's env var name."`
 	Provider       string     `name:"provider" help:"Provider the secret belongs to (e.g. openai); without NAME, the preset of that provider names the secret."`
 	CreateOnly     bool       `name:"create-only" help:"Only create: fail (409) when the name exists instead of storing a new version."`
-	IdempotencyKey string     `name:"idempotency-key" help:"Sent as Idempotency-Key with the create: a retry with the same key creates nothing new."`
+	IdempotencyKey string     `name:"idempotency-key" help:"Sent as Idempotency-Key with the create: a retry with the same key creates nothing new (when the name exists, each run stores a new version)."`
 	Value          valueFlags `embed:""`
 }
 
