@@ -20,7 +20,8 @@ type SecretWrite struct {
 // SecretStore keeps secrets under per-user paths (Vault KV v2 in production:
 // users/<user>/secrets/<id> and users/<user>/names/<NAME>). Implemented by vaultx.
 type SecretStore interface {
-	// ReserveName binds name to secretID atomically (KV cas=0).
+	// ReserveName binds name to secretID atomically (KV cas=0). Names that
+	// differ only in letter case are one name (the index key is upper-cased).
 	// Errors: conflict when the name is already bound, unavailable, internal.
 	ReserveName(ctx context.Context, userID, name, secretID string) error
 	// NameOwner returns the secret id bound to name and the index entry's KV

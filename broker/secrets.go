@@ -144,7 +144,9 @@ func (s *Service) reserveName(ctx context.Context, userID, name, secretID string
 	if !IsCode(err, CodeConflict) {
 		return err
 	}
-	taken := Errorf(CodeConflict, "a secret named %s already exists", name)
+	// The index is case-folded (one name per case): the holder may be
+	// spelled differently.
+	taken := Errorf(CodeConflict, "a secret named %s already exists (names are unique regardless of letter case)", name)
 	entry, err := s.d.Secrets.NameOwner(ctx, userID, name)
 	if IsCode(err, CodeNotFound) { // released meanwhile: try once more
 		if err := s.d.Secrets.ReserveName(ctx, userID, name, secretID); IsCode(err, CodeConflict) {

@@ -14,6 +14,10 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/openapi.json", s.openapi)
+	if s.d.Console != nil { // the web console (BROKER_UI), over the API below
+		e.GET("/ui", s.consoleRedirect)
+		e.GET("/ui/*", s.console)
+	}
 
 	api := e.Group("/api/v1", s.authenticate, s.rateLimit)
 	idem := s.idempotent

@@ -5,6 +5,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net/http"
 	"time"
 
@@ -46,6 +47,9 @@ type Deps struct {
 	Idempotency     broker.IdempotencyStore
 	Checks          []Check
 	OpenAPI         []byte
+	// Console, when set, is the web console's files (index.html at the
+	// root), served under /ui/; nil: no console.
+	Console fs.FS
 	// Metrics (default: a fresh set) are served at GET /metrics of AdminHandler.
 	Metrics *Metrics
 	Log     zerolog.Logger

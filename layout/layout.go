@@ -51,7 +51,8 @@ func UserFolder(user, sub string) string { return AreaUsers + "/" + user + "/" +
 // SecretPath is users/<user>/secrets/<secretID>.
 func SecretPath(user, secretID string) string { return UserFolder(user, SubSecrets) + "/" + secretID }
 
-// NamePath is users/<user>/names/<name>.
+// NamePath is users/<user>/names/<name>; vaultx passes the name upper-cased
+// (one name per case).
 func NamePath(user, name string) string { return UserFolder(user, SubNames) + "/" + name }
 
 // UserAPIKeyPath is users/<user>/apikeys/<hash>.

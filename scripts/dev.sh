@@ -194,6 +194,7 @@ ROOT_TOKEN_FILE="$REL/root-token"
 cat <<EOF
 
   broker    $URL   (logs: $REL/brokerd.log)
+  console   $URL/ui/   (sign in with the API key below)
   readyz    $ready
   vault     $VAULT_ADDR   ($VAULT_MODE; root token in $ROOT_TOKEN_FILE)
   audit     $AUDIT_LOG   (Vault's file audit device: every request, under the user's name)

@@ -2,6 +2,7 @@ package vaultx
 
 import (
 	"context"
+	"strings"
 
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/layout"
@@ -11,17 +12,23 @@ type nameData struct {
 	SecretID string `json:"secret_id"`
 }
 
+// nameKey is the index key of a name: the name upper-cased, so that one
+// user holds one name per case (OPENAI_API_KEY and openai_api_key are the
+// same env var to the platform's CLI, which upper-cases what users select).
+// Entries written before names were folded keep their exact spelling as key.
+func nameKey(name string) string { return strings.ToUpper(name) }
+
 // errNameNotFound answers a name without an index entry (a sentinel: never changed).
 var errNameNotFound = broker.Errorf(broker.CodeNotFound, "name not found")
 
 // ReserveName binds name to secretID with cas=0: of concurrent reservations of
-// one name exactly one succeeds.
+// one name, in any letter case, exactly one succeeds (the key is nameKey).
 // Errors: invalid, conflict (the name is bound), unavailable, internal.
 func (c *Client) ReserveName(ctx context.Context, userID, name, secretID string) error {
 	if err := segments("user_id", userID, "name", name, "secret_id", secretID); err != nil {
 		return err
 	}
-	_, err := c.kvWrite(ctx, layout.NamePath(userID, name), nameData{secretID}, 0)
+	_, err := c.kvWrite(ctx, layout.NamePath(userID, nameKey(name)), nameData{secretID}, 0)
 	if isCASMismatch(err) {
 		return broker.WithCode(broker.CodeConflict, err, "a secret with this name already exists")
 	}
@@ -34,7 +41,7 @@ func (c *Client) NameOwner(ctx context.Context, userID, name string) (broker.Nam
 	if err := segments("user_id", userID, "name", name); err != nil {
 		return broker.NameEntry{}, err
 	}
-	d, meta, err := kvReadInto[nameData](ctx, c, layout.NamePath(userID, name), 0)
+	d, meta, err := kvReadInto[nameData](ctx, c, layout.NamePath(userID, nameKey(name)), 0)
 	if err == nil && d.SecretID == "" {
 		err = errNoData
 	}
@@ -50,7 +57,7 @@ func (c *Client) RebindName(ctx context.Context, userID, name, secretID string, 
 	if err := segments("user_id", userID, "name", name, "secret_id", secretID); err != nil {
 		return err
 	}
-	_, err := c.kvWrite(ctx, layout.NamePath(userID, name), nameData{secretID}, entry.Version)
+	_, err := c.kvWrite(ctx, layout.NamePath(userID, nameKey(name)), nameData{secretID}, entry.Version)
 	if isCASMismatch(err) {
 		return broker.WithCode(broker.CodeConflict, err, "the name was rebound concurrently")
 	}
@@ -63,5 +70,5 @@ func (c *Client) ReleaseName(ctx context.Context, userID, name string) error {
 	if err := segments("user_id", userID, "name", name); err != nil {
 		return err
 	}
-	return mapErr(c.kvDelete(ctx, layout.NamePath(userID, name)), "release secret name", nil)
+	return mapErr(c.kvDelete(ctx, layout.NamePath(userID, nameKey(name))), "release secret name", nil)
 }

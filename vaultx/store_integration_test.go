@@ -19,6 +19,11 @@ func TestNameIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCode(t, c.ReserveName(ctx, user, "OPENAI_API_KEY", "s2"), broker.CodeConflict)
+	// One name per case: the index key is the upper-cased name.
+	wantCode(t, c.ReserveName(ctx, user, "openai_api_key", "s2"), broker.CodeConflict)
+	if e, err := c.NameOwner(ctx, user, "OpenAI_Api_Key"); err != nil || e.SecretID != "s1" {
+		t.Fatalf("NameOwner in another case: %+v, %v", e, err)
+	}
 
 	// 20 concurrent reservations of one name: exactly one wins.
 	var wg sync.WaitGroup

@@ -27,10 +27,11 @@ type recorded struct {
 }
 
 const (
-	testKey    = "sbk_test_key_0123456789abcdefghij"
-	secretID   = "6f1c2b3a-4d5e-4f60-8a1b-2c3d4e5f6a7b"
-	secretJSON = `{"id":"6f1c2b3a-4d5e-4f60-8a1b-2c3d4e5f6a7b","name":"OPENAI_API_KEY","provider":"openai","masked_value":"sk-p••••••••789","fingerprint":"hmac-12ab","version":3,"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-02-03T04:05:06Z"}`
-	listJSON   = `{"secrets":[` + secretJSON + `,{"id":"0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d","name":"DB_URL","provider":null,"masked_value":"••••••••","fingerprint":"hmac-34cd","version":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}],"total":2}`
+	testKey     = "sbk_test_key_0123456789abcdefghij"
+	secretID    = "6f1c2b3a-4d5e-4f60-8a1b-2c3d4e5f6a7b"
+	secretJSON  = `{"id":"6f1c2b3a-4d5e-4f60-8a1b-2c3d4e5f6a7b","name":"OPENAI_API_KEY","provider":"openai","masked_value":"sk-p••••••••789","fingerprint":"hmac-12ab","version":3,"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-02-03T04:05:06Z"}`
+	presetsJSON = `{"presets":[{"provider":"openai","env_var_name":"OPENAI_API_KEY","configured":true},{"provider":"github","env_var_name":"GITHUB_TOKEN","configured":false}]}`
+	listJSON    = `{"secrets":[` + secretJSON + `,{"id":"0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d","name":"DB_URL","provider":null,"masked_value":"••••••••","fingerprint":"hmac-34cd","version":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}],"total":2}`
 )
 
 func newFakeBroker(t *testing.T) *fakeBroker {
@@ -148,11 +149,23 @@ func TestSecretsSetSendsExactBody(t *testing.T) {
 func TestSecretsListTableAndJSON(t *testing.T) {
 	f := newFakeBroker(t)
 	f.on("GET /api/v1/user/secrets", 200, listJSON)
+	f.on("GET /api/v1/user/secrets/presets", 200, presetsJSON)
 	r := runCLI(t, f.env(), "", "secrets", "list")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	// The secrets, a blank line, then the presets with their configured mark.
+	tables := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n\n")
+	if len(tables) != 2 {
+		t.Fatalf("want two tables (secrets, presets):\n%s", r.stdout)
+	}
+	plines := strings.Split(tables[1], "\n")
+	if len(plines) != 3 || !strings.Contains(plines[0], "CONFIGURED") ||
+		strings.Join(strings.Fields(plines[1]), " ") != "openai OPENAI_API_KEY yes" ||
+		strings.Join(strings.Fields(plines[2]), " ") != "github GITHUB_TOKEN no" {
+		t.Fatalf("presets table:\n%s", tables[1])
+	}
+	lines := strings.Split(tables[0], "\n")
 	if len(lines) != 3 {
 		t.Fatalf("table has %d lines, want 3:\n%s", len(lines), r.stdout)
 	}
@@ -294,6 +307,7 @@ func TestPresets(t *testing.T) {
 func TestEnvTwinsAndFlags(t *testing.T) {
 	f := newFakeBroker(t)
 	f.on("GET /api/v1/user/secrets", 200, listJSON)
+	f.on("GET /api/v1/user/secrets/presets", 200, presetsJSON)
 	// The flag wins over the variable.
 	env := map[string]string{"BROKER_URL": "http://127.0.0.1:1", "BROKER_API_KEY": "wrong-key-0000000000000000"}
 	r := runCLI(t, env, "", "secrets", "list", "--url", f.srv.URL+"/", "--api-key", testKey)

@@ -19,11 +19,14 @@ import (
 type cli struct {
 	JSON bool `name:"json" help:"Print JSON instead of human tables (the API's JSON for secrets and presets)."`
 
-	Secrets secretsCmd `cmd:"" help:"Manage your secrets through the broker's API (BROKER_URL, BROKER_API_KEY)."`
-	Presets presetsCmd `cmd:"" help:"List the provider presets, or create a secret from one (presets set PROVIDER)."`
-	APIKeys apiKeysCmd `cmd:"" name:"apikeys" help:"Operator: manage API keys in Vault directly (VAULT_ADDR, VAULT_TOKEN)."`
-	Keys    keysCmd    `cmd:"" help:"Operator: rotate the broker's transit key and rewrap stored ciphertexts (VAULT_ADDR, VAULT_TOKEN)."`
-	Audit   auditCmd   `cmd:"" help:"Operator: read a Vault file audit log: timeline (audit FILE) and alerts (audit alerts FILE). See docs/audit.md."`
+	Secrets     secretsCmd     `cmd:"" help:"Manage your secrets through the broker's API (BROKER_URL, BROKER_API_KEY)."`
+	Presets     presetsCmd     `cmd:"" help:"List the provider presets, or create a secret from one (presets set PROVIDER)."`
+	Runtimes    runtimesCmd    `cmd:"" help:"Provision and manage runtimes, selecting secrets by name or glob (BROKER_URL, BROKER_API_KEY)."`
+	Evaluations evaluationsCmd `cmd:"" help:"Provision evaluations and read them back (BROKER_URL, BROKER_API_KEY)."`
+	Completion  completionCmd  `cmd:"" help:"Print a shell completion script: bash, zsh or fish (e.g. source <(brokerctl completion bash))."`
+	APIKeys     apiKeysCmd     `cmd:"" name:"apikeys" help:"Operator: manage API keys in Vault directly (VAULT_ADDR, VAULT_TOKEN)."`
+	Keys        keysCmd        `cmd:"" help:"Operator: rotate the broker's transit key and rewrap stored ciphertexts (VAULT_ADDR, VAULT_TOKEN)."`
+	Audit       auditCmd       `cmd:"" help:"Operator: read a Vault file audit log: timeline (audit FILE) and alerts (audit alerts FILE). See docs/audit.md."`
 }
 
 // brokerFlags say how to reach the broker's API.
@@ -55,7 +58,7 @@ type app struct {
 
 const description = `Command-line client of the secrets broker.
 
-User commands (secrets, presets) call the broker's HTTP API with your API key
+User commands (secrets, presets, runtimes, evaluations) call the broker's HTTP API with your API key
 (BROKER_URL, BROKER_API_KEY). Secret values are read from stdin when it is not
 a terminal (one trailing newline stripped unless --keep-newline), otherwise
 from a prompt that does not echo; never from the command line. Values are

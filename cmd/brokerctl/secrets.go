@@ -15,11 +15,11 @@ import (
 type secretsCmd struct {
 	Broker brokerFlags `embed:""`
 
-	List     secretsListCmd     `cmd:"" help:"List your secrets (masked previews only)."`
+	List     secretsListCmd     `cmd:"" help:"List your secrets (masked previews only), then the presets and whether each is configured (--json: the API's secrets list; presets --json for the presets)."`
 	Get      secretsGetCmd      `cmd:"" help:"Show one secret's metadata (never its value)."`
-	Set      secretsSetCmd      `cmd:"" help:"Create a secret; the value is read from stdin or a no-echo prompt."`
+	Set      secretsSetCmd      `cmd:"" help:"Create a secret or, when the name exists, store the value as a new version; the value is read from stdin or a no-echo prompt."`
 	Rotate   secretsRotateCmd   `cmd:"" help:"Store a new value for a secret (a new version); read like set."`
-	Rm       secretsRmCmd       `cmd:"" help:"Delete a secret."`
+	Delete   secretsRmCmd       `cmd:"" aliases:"rm" help:"Delete a secret (alias: rm)."`
 	Versions secretsVersionsCmd `cmd:"" help:"List a secret's versions."`
 	Rollback secretsRollbackCmd `cmd:"" help:"Make an old version's value current again (as a new version)."`
 }
@@ -31,9 +31,10 @@ type secretsGetCmd struct {
 }
 
 type secretsSetCmd struct {
-	Name           string     `arg:"" name:"NAME" help:"Secret name, used as the env var name (e.g. OPENAI_API_KEY)."`
-	Provider       string     `name:"provider" help:"Provider the secret belongs to (e.g. openai)."`
-	IdempotencyKey string     `name:"idempotency-key" help:"Sent as Idempotency-Key: a retry with the same key creates nothing new."`
+	Name           string     `arg:"" optional:"" name:"NAME" help:"Secret name, used as the env var name (e.g. OPENAI_API_KEY); with --provider it defaults to the preset's env var name."`
+	Provider       string     `name:"provider" help:"Provider the secret belongs to (e.g. openai); without NAME, the preset of that provider names the secret."`
+	CreateOnly     bool       `name:"create-only" help:"Only create: fail (409) when the name exists instead of storing a new version."`
+	IdempotencyKey string     `name:"idempotency-key" help:"Sent as Idempotency-Key with the create: a retry with the same key creates nothing new (when the name exists, each run stores a new version)."`
 	Value          valueFlags `embed:""`
 }
 
@@ -58,6 +59,9 @@ type secretsRollbackCmd struct {
 
 func (a *app) secretsClient() (*client.Client, error) { return newAPIClient(a.cli.Secrets.Broker) }
 
+// Run prints the secrets, then the presets with whether each is configured.
+// With --json it prints the API's secrets list as received (presets --json
+// prints the presets).
 func (c *secretsListCmd) Run(a *app) error {
 	api, err := a.secretsClient()
 	if err != nil {
@@ -68,7 +72,18 @@ func (c *secretsListCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	return a.show(raw, func(w io.Writer) error { return renderSecrets(w, l.Secrets) })
+	if a.cli.JSON {
+		return a.printJSON(raw)
+	}
+	ps, err := api.ListPresets(a.ctx)
+	if err != nil {
+		return err
+	}
+	if err := renderSecrets(a.stdout, l.Secrets); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout)
+	return renderPresets(a.stdout, ps)
 }
 
 func (c *secretsGetCmd) Run(a *app) error {
@@ -88,28 +103,70 @@ func (c *secretsGetCmd) Run(a *app) error {
 	return a.printSecret(raw, s)
 }
 
+// Run creates the secret; when the name is taken (409) and not
+// --create-only, it stores the value as a new version of the secret holding
+// the name (in any letter case).
 func (c *secretsSetCmd) Run(a *app) error {
 	if err := c.Value.check(); err != nil {
 		return err
+	}
+	if c.Name == "" && c.Provider == "" {
+		return usagef("secrets set needs NAME, or --provider PROVIDER to use that preset's name")
 	}
 	api, err := a.secretsClient()
 	if err != nil {
 		return err
 	}
-	v, err := a.readValue(c.Name, c.Value)
+	name := c.Name
+	if name == "" {
+		if name, err = presetName(a.ctx, api, c.Provider); err != nil {
+			return err
+		}
+	}
+	v, err := a.readValue(name, c.Value)
 	if err != nil {
 		return err
 	}
-	in := client.CreateSecretRequest{Name: c.Name, Value: v}
+	in := client.CreateSecretRequest{Name: name, Value: v}
 	if c.Provider != "" {
 		in.Provider = &c.Provider
 	}
 	var raw []byte
 	s, err := api.CreateSecret(a.ctx, in, client.RawBody(&raw), client.IdempotencyKey(c.IdempotencyKey))
+	if err == nil || c.CreateOnly || !broker.IsCode(err, broker.CodeConflict) {
+		if err != nil {
+			return err
+		}
+		return a.printSecret(raw, s)
+	}
+	id, rerr := resolveSecret(a.ctx, api, name)
+	if rerr != nil {
+		return err // the conflict, not the lookup
+	}
+	raw = nil
+	s, err = api.UpdateSecret(a.ctx, id, v, client.RawBody(&raw))
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(a.stderr, "%s exists: stored version %d\n", orDash(s.Name), s.Version)
 	return a.printSecret(raw, s)
+}
+
+// presetName returns the env var name of provider's preset (one call).
+// An unknown provider is a usage error naming the known ones.
+func presetName(ctx context.Context, api *client.Client, provider string) (string, error) {
+	ps, err := api.ListPresets(ctx)
+	if err != nil {
+		return "", err
+	}
+	known := make([]string, 0, len(ps))
+	for _, p := range ps {
+		if p.Provider == provider {
+			return p.EnvVarName, nil
+		}
+		known = append(known, p.Provider)
+	}
+	return "", usagef("no preset for provider %q (known: %s); give NAME to use another name", orDash(provider), strings.Join(known, ", "))
 }
 
 func (c *secretsRotateCmd) Run(a *app) error {
@@ -192,7 +249,8 @@ func (c *secretsRollbackCmd) Run(a *app) error {
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // resolveSecret returns ref when it is a UUID, else the id of the caller's
-// secret named ref (one list call). A missing name is an error (exit 1).
+// secret named ref (one list call): the exact name, else the one name equal
+// to it in another letter case. A missing name is an error (exit 1).
 func resolveSecret(ctx context.Context, api *client.Client, ref string) (string, error) {
 	if uuidRE.MatchString(ref) {
 		return strings.ToLower(ref), nil
@@ -204,10 +262,20 @@ func resolveSecret(ctx context.Context, api *client.Client, ref string) (string,
 	if err != nil {
 		return "", err
 	}
+	var folded []string
 	for _, s := range l.Secrets {
 		if s.Name == ref {
 			return s.ID, nil
 		}
+		if strings.EqualFold(s.Name, ref) {
+			folded = append(folded, s.ID)
+		}
+	}
+	if len(folded) == 1 {
+		return folded[0], nil
+	}
+	if len(folded) > 1 {
+		return "", fmt.Errorf("several secrets are named %q in different letter cases: give the id (see `brokerctl secrets list`)", ref)
 	}
 	return "", fmt.Errorf("no secret named %q (see `brokerctl secrets list`)", ref)
 }

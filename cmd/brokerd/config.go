@@ -31,6 +31,7 @@ type serveConfig struct {
 	DeniedNames      string
 	Presets          string
 	CORSOrigins      string
+	UI               bool
 	LogLevel         string
 }
 
@@ -77,6 +78,7 @@ func parseServeConfig(args []string, getenv func(string) string, stdout io.Write
 	fs.str(&c.DeniedNames, "denied-names", "BROKER_DENIED_NAMES", "", "env var names secrets may not take, in addition to the built-in "+strings.Join(broker.DefaultDeniedNames(), ",")+" (comma-separated; a trailing * is a prefix)")
 	fs.str(&c.Presets, "presets", "BROKER_PRESETS", "", "extra presets, comma-separated provider=ENV_NAME")
 	fs.str(&c.CORSOrigins, "cors-origins", "BROKER_CORS_ORIGINS", "", "origins allowed by CORS (comma-separated; none by default)")
+	fs.bool(&c.UI, "ui", "BROKER_UI", true, "serve the web console at /ui/ (false: off)")
 	fs.str(&c.LogLevel, "log-level", "BROKER_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := fs.parse(args); err != nil {
 		return c, err

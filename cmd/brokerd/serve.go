@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/acme/secretsbroker/handlers"
 	"github.com/acme/secretsbroker/inproc"
 	"github.com/acme/secretsbroker/redisx"
+	"github.com/acme/secretsbroker/ui"
 	"github.com/acme/secretsbroker/vaultx"
 )
 
@@ -128,7 +130,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		{Name: "vault_layout", Required: true, Pinger: vaultx.NewLayoutCheck(vc, 10*time.Second, time.Now)},
 		{Name: "redis", Pinger: st.redis},
 	}
+	var console fs.FS
+	if cfg.UI {
+		console = ui.Assets()
+	}
 	srv := handlers.New(handlers.Config{RequestTimeout: cfg.RequestTimeout, CORSOrigins: splitList(cfg.CORSOrigins)}, handlers.Deps{
+		Console: console,
 		Secrets: svc, Runtimes: svc, Evaluations: svc, Auth: broker.NewAuthenticator(vc, cfg.AuthCacheTTL, time.Now),
 		Limiter: st.limiter, AuthFailLimiter: st.authFail, Idempotency: st.idem,
 		Checks: checks, OpenAPI: handlers.OpenAPISpec(), Metrics: metrics, Log: log,
