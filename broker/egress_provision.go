@@ -129,7 +129,9 @@ func (s *Service) egressBundle(runtimeID, userID, sbID string, e env) (map[strin
 
 // ProxyEnvNames are the proxy variables of an egress bundle, each set to
 // egressd's URL with the sandbox's credentials.
-func ProxyEnvNames() []string { return []string{"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"} }
+func ProxyEnvNames() []string {
+	return []string{"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"}
+}
 
 // EgressEnvNames are every name an egress bundle or sandbox-init sets
 // besides the secrets' own: all denied for secrets (DefaultDeniedNames).
