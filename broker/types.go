@@ -30,6 +30,19 @@ func (s Secret) MarshalJSON() ([]byte, error) {
 	return json.Marshal(plain(s))
 }
 
+// UnmarshalJSON reads egress_hosts [] as none (nil), so that a Secret
+// round-trips through JSON (the list cache) unchanged.
+func (s *Secret) UnmarshalJSON(b []byte) error {
+	type plain Secret
+	if err := json.Unmarshal(b, (*plain)(s)); err != nil {
+		return err
+	}
+	if len(s.EgressHosts) == 0 {
+		s.EgressHosts = nil
+	}
+	return nil
+}
+
 // SecretVersion describes one stored version of a secret.
 type SecretVersion struct {
 	Version     int       `json:"version"`

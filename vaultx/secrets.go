@@ -57,9 +57,9 @@ func putEgressHosts(md map[string]string, hosts []string) {
 	flush()
 }
 
-// egressHostsOf reads the egress_hosts putEgressHosts stored ([] when none).
+// egressHostsOf reads the egress_hosts putEgressHosts stored (nil when none).
 func egressHostsOf(md map[string]string) []string {
-	out := []string{}
+	var out []string
 	for n := 0; ; n++ {
 		k := mdEgressHosts
 		if n > 0 {
@@ -215,9 +215,10 @@ func (c *Client) describeVersion(ctx context.Context, p string, w broker.SecretW
 	return w, createdAt, c.kvMetaWrite(ctx, p, customMetadata(w, v.Version, createdAt))
 }
 
+// hostsOrEmpty is h, nil when empty (the API shows [] either way).
 func hostsOrEmpty(h []string) []string {
-	if h == nil {
-		return []string{}
+	if len(h) == 0 {
+		return nil
 	}
 	return h
 }
