@@ -118,3 +118,42 @@ func TestEgressRecordsAndEgressdPolicy(t *testing.T) {
 		t.Fatalf("DeleteEgress of absent records: %v", err)
 	}
 }
+
+// TestEgressHostsKeptAcrossVersions: egress_hosts live in the custom
+// metadata; a hosts-only update writes no version, and a value update and a
+// key rotation's rewrap (both rewrite the metadata) keep them.
+func TestEgressHostsKeptAcrossVersions(t *testing.T) {
+	b := sharedBroker(t)
+	ctx := testCtx(t)
+	u, id := randID("u"), broker.NewID()
+	ct, err := b.c.Encrypt(ctx, u, []byte("v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := []string{"api.openai.com", "*.example.com"}
+	s, err := b.c.CreateSecret(ctx, broker.SecretWrite{UserID: u, SecretID: id, Name: "K", Ciphertext: ct, MaskedValue: "m", Fingerprint: "hmac:1", EgressHosts: hosts})
+	if err != nil || strings.Join(s.EgressHosts, ",") != strings.Join(hosts, ",") {
+		t.Fatalf("create: %+v, %v", s, err)
+	}
+	s, err = b.c.SetEgressHosts(ctx, u, id, []string{"a.example.com"})
+	if err != nil || s.Version != 1 || strings.Join(s.EgressHosts, ",") != "a.example.com" {
+		t.Fatalf("SetEgressHosts: %+v, %v", s, err)
+	}
+	s, err = b.c.UpdateSecret(ctx, broker.SecretWrite{UserID: u, SecretID: id, Ciphertext: ct, MaskedValue: "m2", Fingerprint: "hmac:2"}, 1)
+	if err != nil || s.Version != 2 || strings.Join(s.EgressHosts, ",") != "a.example.com" {
+		t.Fatalf("UpdateSecret without hosts: %+v, %v", s, err)
+	}
+	cur, err := b.c.ReadCurrent(ctx, u, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.c.WriteRewrapped(ctx, u, id, cur, ct); err != nil {
+		t.Fatal(err)
+	}
+	g, err := b.c.GetSecret(ctx, u, id)
+	if err != nil || g.Version != 3 || strings.Join(g.EgressHosts, ",") != "a.example.com" || g.Name != "K" {
+		t.Fatalf("after rewrap: %+v, %v", g, err)
+	}
+	_, err = b.c.SetEgressHosts(ctx, u, broker.NewID(), []string{"a.example.com"})
+	wantCode(t, err, broker.CodeNotFound)
+}
