@@ -47,6 +47,7 @@ func (s *Service) resolveFor(ctx context.Context, userID string, ids []string, d
 		e.delivery = DeliveryEnv
 		return e, ids, err
 	}
+	asked := ids
 	ids = dedupe(ids)
 	if limit := s.val.Limits().MaxSecretIDs; len(ids) > limit {
 		return env{}, nil, Invalid(FieldError{"secret_ids", fmt.Sprintf("at most %d secret ids per request", limit)})
@@ -70,9 +71,10 @@ func (s *Service) resolveFor(ctx context.Context, userID string, ids []string, d
 	}
 	e := env{delivery: DeliveryEgress, values: map[string]string{}}
 	var missing []FieldError
-	for i, sec := range secs {
+	for _, sec := range secs {
 		if len(sec.EgressHosts) == 0 {
-			missing = append(missing, FieldError{fmt.Sprintf("secret_ids[%d]", i),
+			// The index in the request as sent (the first occurrence).
+			missing = append(missing, FieldError{fmt.Sprintf("secret_ids[%d]", slices.Index(asked, sec.ID)),
 				fmt.Sprintf("secret %s (%s) has no egress_hosts: egress delivery needs them", sec.Name, sec.ID)})
 			continue
 		}

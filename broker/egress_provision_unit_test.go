@@ -197,6 +197,11 @@ func TestEgressRefusals(t *testing.T) {
 	if !errors.As(err, &be) || be.Code != CodeInvalid || len(be.Fields) != 1 || be.Fields[0].Field != "secret_ids[1]" || !strings.Contains(be.Fields[0].Message, "NO_HOSTS") {
 		t.Fatalf("no hosts: %v", err)
 	}
+	// The field names the index in the request as sent, duplicates included.
+	_, err = w.svc.CreateRuntime(bg, alice, RuntimeInput{ProjectID: "p", SecretIDs: []string{a.ID, a.ID, n.ID}, Delivery: DeliveryEgress})
+	if !errors.As(err, &be) || len(be.Fields) != 1 || be.Fields[0].Field != "secret_ids[2]" {
+		t.Fatalf("no hosts after a duplicate: %v", err)
+	}
 	_, err = w.svc.CreateRuntime(bg, alice, RuntimeInput{ProjectID: "p", Delivery: "pigeon"})
 	wantCode(t, err, CodeInvalid)
 	// Without egress configured.
