@@ -82,6 +82,7 @@ func (p *pendingCA) abort() {
 func applyEgressCA(env map[string]string, p *pendingCA, getenv func(string) string) (egress, roots bool, err error) {
 	ca, ok := env[broker.EgressCAKey]
 	if !ok {
+		p.abort() // no temp file left beside the workload
 		return false, false, nil
 	}
 	delete(env, broker.EgressCAKey)

@@ -105,6 +105,25 @@ func TestEnvBundleWritesNoCA(t *testing.T) {
 	}
 }
 
+// TestExecEnvBundleLeavesNoTempFile: with an env bundle, the CA bundle's
+// temp file is gone before the workload starts.
+func TestExecEnvBundleLeavesNoTempFile(t *testing.T) {
+	f := sharedFixture(t)
+	id := uniqueID(t)
+	token, _ := f.mint(t, id, map[string]string{"A_KEY": "value-of-a-key"}, "5m")
+	tmp := t.TempDir()
+	vars := f.initEnv(id, token)
+	vars["TMPDIR"] = tmp
+	dump := filepath.Join(t.TempDir(), "ls")
+	r := runInit(t, vars, nil, "exec", "--", "/bin/sh", "-c", `ls -A "$1" > "$0"`, dump, tmp)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if b, _ := os.ReadFile(dump); len(strings.TrimSpace(string(b))) != 0 {
+		t.Fatalf("the workload saw %q in TMPDIR", b)
+	}
+}
+
 // TestCAOutIsCheckedBeforeUnwrap: --ca-out naming a directory is exit 2
 // with the token unspent.
 func TestCAOutIsCheckedBeforeUnwrap(t *testing.T) {
