@@ -19,7 +19,7 @@ func (s *Service) CreateEvaluation(ctx context.Context, userID string, in Evalua
 	if err := s.checkItems(in.Items); err != nil {
 		return Evaluation{}, err
 	}
-	e, ids, err := s.resolve(ctx, userID, in.SecretIDs)
+	e, ids, err := s.resolveFor(ctx, userID, in.SecretIDs, in.Delivery)
 	if err != nil {
 		return Evaluation{}, err
 	}
@@ -28,7 +28,7 @@ func (s *Service) CreateEvaluation(ctx context.Context, userID string, in Evalua
 	sbs := make([]Sandbox, 2*len(in.Items))
 	err = ForEach(ctx, len(sbs), s.cfg.Concurrency, func(ctx context.Context, i int) error {
 		var err error
-		sbs[i], err = s.mint(ctx, ev.ID, e)
+		sbs[i], err = s.mint(ctx, ev.ID, userID, e)
 		return err
 	})
 	if err == nil {

@@ -154,7 +154,7 @@ func (m *memSecrets) CreateSecret(_ context.Context, w SecretWrite) (Secret, err
 	}
 	now := m.now().UTC()
 	s := &memSecret{meta: Secret{ID: w.SecretID, Name: w.Name, Provider: w.Provider, MaskedValue: w.MaskedValue,
-		Fingerprint: w.Fingerprint, Version: 1, CreatedAt: now, UpdatedAt: now}}
+		Fingerprint: w.Fingerprint, Version: 1, CreatedAt: now, UpdatedAt: now, EgressHosts: w.EgressHosts}}
 	s.versions = []memVersion{{ct: w.Ciphertext, masked: w.MaskedValue, fp: w.Fingerprint, name: w.Name, created: now}}
 	m.secrets[k] = s
 	return s.meta, nil
@@ -178,6 +178,21 @@ func (m *memSecrets) UpdateSecret(_ context.Context, w SecretWrite, cas int) (Se
 	s.versions = append(s.versions, memVersion{ct: w.Ciphertext, masked: w.MaskedValue, fp: w.Fingerprint, name: w.Name, created: now})
 	s.meta.Version++
 	s.meta.MaskedValue, s.meta.Fingerprint, s.meta.UpdatedAt = w.MaskedValue, w.Fingerprint, now
+	s.meta.EgressHosts = w.EgressHosts
+	return s.meta, nil
+}
+
+func (m *memSecrets) SetEgressHosts(_ context.Context, u, id string, hosts []string) (Secret, error) {
+	if err := m.enter("SetEgressHosts"); err != nil {
+		return Secret{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.secrets[u+"/"+id]
+	if !ok {
+		return Secret{}, notFound()
+	}
+	s.meta.EgressHosts = append([]string{}, hosts...)
 	return s.meta, nil
 }
 

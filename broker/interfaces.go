@@ -15,6 +15,9 @@ type SecretWrite struct {
 	Ciphertext  string
 	MaskedValue string
 	Fingerprint string
+	// EgressHosts are kept in the secret's metadata, not in the version:
+	// changing them alone makes no new version (SetEgressHosts).
+	EgressHosts []string
 }
 
 // SecretStore keeps secrets under per-user paths (Vault KV v2 in production:
@@ -56,6 +59,23 @@ type SecretStore interface {
 	VersionCiphertext(ctx context.Context, userID, secretID string, version int) (string, error)
 	// DeleteSecret removes every version and the metadata. Errors: not_found, unavailable, internal.
 	DeleteSecret(ctx context.Context, userID, secretID string) error
+	// SetEgressHosts replaces the secret's egress_hosts in its metadata,
+	// writing no new version. Errors: not_found, unavailable, internal.
+	SetEgressHosts(ctx context.Context, userID, secretID string, hosts []string) (Secret, error)
+}
+
+// EgressStore keeps egressd's records of egress sandboxes (Vault KV
+// egress/sandboxes/<id> and egress/placeholders/<token hash>; the data of
+// each is the JSON object of SandboxEgress or PlaceholderRecord).
+// Implemented by vaultx.
+type EgressStore interface {
+	// PutEgress writes the sandbox's record and one record per placeholder
+	// (keyed by TokenHash), concurrently; on failure none is left.
+	// Errors: invalid, unavailable, internal.
+	PutEgress(ctx context.Context, sb SandboxEgress, placeholders map[string]PlaceholderRecord) error
+	// DeleteEgress removes them; absent ones are not an error.
+	// Errors: invalid, unavailable, internal.
+	DeleteEgress(ctx context.Context, sandboxID string, tokenHashes []string) error
 }
 
 // NameEntry is a name index entry.

@@ -11,6 +11,15 @@ type RuntimeInput struct {
 	ProjectID string
 	Name      string
 	SecretIDs []string
+	// Delivery is DeliveryEnv or DeliveryEgress ("": Config.DefaultDelivery).
+	Delivery string
+}
+
+// RestartInput asks for a runtime's new sandbox: SecretIDs nil keeps the
+// selection, Delivery "" keeps the runtime's delivery.
+type RestartInput struct {
+	SecretIDs []string
+	Delivery  string
 }
 
 // EvaluationInput asks for an evaluation: per item, two sandboxes.
@@ -18,12 +27,16 @@ type EvaluationInput struct {
 	ProjectID string
 	SecretIDs []string
 	Items     []string // item names
+	Delivery  string
 }
 
-// env is a resolved selection: env var names (sorted) and values.
+// env is a resolved selection: env var names (sorted) and values (env
+// delivery), or the secrets to make placeholders for (egress delivery).
 type env struct {
-	names  []string
-	values map[string]string
+	names    []string
+	values   map[string]string
+	delivery string
+	egress   []egressSecret
 }
 
 // resolve checks that every id is the caller's, reads the ciphertexts
@@ -132,37 +145,77 @@ func dedupe(ids []string) []string {
 	return out
 }
 
-// mint issues one bootstrap for a new sandbox and records its accessor. On
-// failure no token lives. Errors: unavailable, internal.
-func (s *Service) mint(ctx context.Context, runtimeID string, e env) (Sandbox, error) {
+// mint issues one bootstrap for a new sandbox and records its accessor. In
+// egress delivery the sandbox's egress records are written first, and
+// removed again on failure. On failure no token lives.
+// Errors: unavailable, internal.
+func (s *Service) mint(ctx context.Context, runtimeID, userID string, e env) (Sandbox, error) {
 	sbID := NewID()
 	ctx = withSandbox(ctx, runtimeID, sbID)
-	w, err := s.d.Boot.Wrap(ctx, sbID, e.values, s.cfg.WrapTTL)
+	bundle, delivery := e.values, DeliveryEnv
+	var hashes []string
+	if e.delivery == DeliveryEgress {
+		delivery = DeliveryEgress
+		b, rec, recs, err := s.egressBundle(runtimeID, userID, sbID, e)
+		if err != nil {
+			return Sandbox{}, err
+		}
+		for h := range recs {
+			hashes = append(hashes, h)
+		}
+		slices.Sort(hashes)
+		if err := s.d.Egress.PutEgress(ctx, rec, recs); err != nil {
+			return Sandbox{}, err
+		}
+		bundle = b
+	}
+	undoEgress := func() {
+		if delivery == DeliveryEgress {
+			s.dropEgress(ctx, sbID, hashes)
+		}
+	}
+	w, err := s.d.Boot.Wrap(ctx, sbID, bundle, s.cfg.WrapTTL)
 	if err != nil {
+		undoEgress()
 		return Sandbox{}, err
 	}
 	s.cfg.Observer.TokensIssued(1)
 	if err := s.d.Records.PutAccessor(ctx, sbID, w.Accessor, s.cfg.WrapTTL); err != nil {
 		s.revoke(ctx, w.Accessor)
+		undoEgress()
 		return Sandbox{}, err
 	}
 	names := slices.Clone(e.names)
 	if names == nil {
 		names = []string{}
 	}
+	b := &Bootstrap{
+		SandboxID: sbID, VaultAddr: s.cfg.SandboxVaultAddr, Token: w.Token, Accessor: w.Accessor,
+		CreationPath: w.CreationPath, ExpiresAt: w.ExpiresAt, EnvNames: names, Delivery: delivery,
+	}
+	if delivery == DeliveryEgress {
+		b.ProxyURL = s.proxyURL()
+	}
 	return Sandbox{
 		ID: sbID, EnvNames: names, ExpiresAt: w.ExpiresAt, CreatedAt: s.cfg.Now().UTC(),
-		Bootstrap: &Bootstrap{
-			SandboxID: sbID, VaultAddr: s.cfg.SandboxVaultAddr, Token: w.Token, Accessor: w.Accessor,
-			CreationPath: w.CreationPath, ExpiresAt: w.ExpiresAt, EnvNames: names,
-		},
+		Delivery: delivery, EgressTokenHashes: hashes, Bootstrap: b,
 	}, nil
 }
 
-// retire revokes the token of a sandbox if it was never used.
-// Errors: unavailable, internal.
-func (s *Service) retire(ctx context.Context, runtimeID, sandboxID string) error {
-	ctx = withSandbox(ctx, runtimeID, sandboxID)
+// retire revokes the token of a sandbox if it was never used and removes
+// its egress records. Errors: unavailable, internal.
+func (s *Service) retire(ctx context.Context, runtimeID string, sb Sandbox) error {
+	ctx = withSandbox(ctx, runtimeID, sb.ID)
+	if err := s.retireToken(ctx, sb.ID); err != nil {
+		return err
+	}
+	if sb.Delivery == DeliveryEgress && s.d.Egress != nil {
+		return s.d.Egress.DeleteEgress(ctx, sb.ID, sb.EgressTokenHashes)
+	}
+	return nil
+}
+
+func (s *Service) retireToken(ctx context.Context, sandboxID string) error {
 	acc, ok, err := s.d.Records.TakeAccessor(ctx, sandboxID)
 	if err != nil || !ok {
 		return err
@@ -194,7 +247,7 @@ func (s *Service) retireAll(ctx context.Context, runtimeID string, sbs []Sandbox
 		if sb.ID == "" {
 			continue
 		}
-		if err := s.retire(cctx, runtimeID, sb.ID); err != nil {
+		if err := s.retire(cctx, runtimeID, sb); err != nil {
 			s.cfg.Warn(ctx, "revoke", err)
 		}
 	}

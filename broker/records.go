@@ -14,11 +14,37 @@ import (
 type runtimeDoc struct {
 	UserID  string  `json:"user_id"`
 	Runtime Runtime `json:"runtime"`
+	// Egress maps an egress sandbox's id to its placeholders' token hashes
+	// (Sandbox.EgressTokenHashes, hidden from the API).
+	Egress map[string][]string `json:"egress,omitempty"`
 }
 
 type evaluationDoc struct {
-	UserID     string     `json:"user_id"`
-	Evaluation Evaluation `json:"evaluation"`
+	UserID     string              `json:"user_id"`
+	Evaluation Evaluation          `json:"evaluation"`
+	Egress     map[string][]string `json:"egress,omitempty"`
+}
+
+// egressOf collects the token hashes of egress sandboxes by sandbox id.
+func egressOf(sbs ...Sandbox) map[string][]string {
+	var m map[string][]string
+	for _, sb := range sbs {
+		if sb.Delivery == DeliveryEgress && sb.ID != "" {
+			if m == nil {
+				m = map[string][]string{}
+			}
+			m[sb.ID] = append([]string{}, sb.EgressTokenHashes...)
+		}
+	}
+	return m
+}
+
+func (e Evaluation) sandboxes() []Sandbox {
+	out := make([]Sandbox, 0, 2*len(e.Items))
+	for _, it := range e.Items {
+		out = append(out, it.RuntimeSandbox, it.TaskSandbox)
+	}
+	return out
 }
 
 // WithoutBootstrap returns a copy of r without its bootstrap.
@@ -47,26 +73,32 @@ func (e Evaluation) Owner() string { return e.UserID }
 // EncodeRuntime returns the stored form of r, without its bootstrap.
 // Errors: invalid (no user id or id), internal.
 func EncodeRuntime(r Runtime) ([]byte, error) {
-	return encodeRecord("runtime", r.UserID, r.ID, runtimeDoc{UserID: r.UserID, Runtime: r.WithoutBootstrap()})
+	return encodeRecord("runtime", r.UserID, r.ID, runtimeDoc{UserID: r.UserID, Runtime: r.WithoutBootstrap(), Egress: egressOf(r.Sandbox)})
 }
 
 // DecodeRuntime parses a stored runtime. Errors: internal.
 func DecodeRuntime(b []byte) (Runtime, error) {
 	d, err := decodeRecord[runtimeDoc]("runtime", b)
 	d.Runtime.UserID = d.UserID
+	d.Runtime.Sandbox.EgressTokenHashes = d.Egress[d.Runtime.Sandbox.ID]
 	return d.Runtime, err
 }
 
 // EncodeEvaluation returns the stored form of e, without bootstraps.
 // Errors: invalid (no user id or id), internal.
 func EncodeEvaluation(e Evaluation) ([]byte, error) {
-	return encodeRecord("evaluation", e.UserID, e.ID, evaluationDoc{UserID: e.UserID, Evaluation: e.WithoutBootstraps()})
+	return encodeRecord("evaluation", e.UserID, e.ID, evaluationDoc{UserID: e.UserID, Evaluation: e.WithoutBootstraps(), Egress: egressOf(e.sandboxes()...)})
 }
 
 // DecodeEvaluation parses a stored evaluation. Errors: internal.
 func DecodeEvaluation(b []byte) (Evaluation, error) {
 	d, err := decodeRecord[evaluationDoc]("evaluation", b)
 	d.Evaluation.UserID = d.UserID
+	for i := range d.Evaluation.Items {
+		it := &d.Evaluation.Items[i]
+		it.RuntimeSandbox.EgressTokenHashes = d.Egress[it.RuntimeSandbox.ID]
+		it.TaskSandbox.EgressTokenHashes = d.Egress[it.TaskSandbox.ID]
+	}
 	return d.Evaluation, err
 }
 

@@ -13,6 +13,9 @@ type CreateSecretInput struct {
 	Name     string
 	Value    string
 	Provider *string
+	// EgressHosts are where egressd may send the value (none: the secret
+	// can only be delivered in the environment).
+	EgressHosts []string
 }
 
 func (s *Service) checkUser(userID string) error {
@@ -84,6 +87,7 @@ func (s *Service) CreateSecret(ctx context.Context, userID string, in CreateSecr
 			fields = append(fields, FieldError{"provider", m})
 		}
 	}
+	fields = append(fields, CheckEgressHosts("egress_hosts", in.EgressHosts)...)
 	if len(fields) > 0 {
 		return Secret{}, Invalid(fields...)
 	}
@@ -95,6 +99,7 @@ func (s *Service) CreateSecret(ctx context.Context, userID string, in CreateSecr
 		return Secret{}, err
 	}
 	w.SecretID, w.Name, w.Provider = NewID(), in.Name, in.Provider
+	w.EgressHosts = slices.Clone(in.EgressHosts)
 	if err := s.reserveName(ctx, userID, in.Name, w.SecretID); err != nil {
 		return Secret{}, err
 	}
@@ -203,6 +208,12 @@ func (s *Service) UpdateSecret(ctx context.Context, userID, id, value string) (S
 	if m := s.val.CheckValue(value); m != "" {
 		return Secret{}, Invalid(FieldError{"value", m})
 	}
+	return s.updateValue(ctx, userID, id, value, false, nil)
+}
+
+// updateValue writes value as a new version; with setHosts the version's
+// metadata carries hosts, else the current egress_hosts.
+func (s *Service) updateValue(ctx context.Context, userID, id, value string, setHosts bool, hosts []string) (Secret, error) {
 	if err := s.checkUser(userID); err != nil {
 		return Secret{}, err
 	}
@@ -227,6 +238,12 @@ func (s *Service) UpdateSecret(ctx context.Context, userID, id, value string) (S
 	if err != nil {
 		return Secret{}, err
 	}
+	if setHosts {
+		w.EgressHosts = hosts
+		if w.EgressHosts == nil {
+			w.EgressHosts = []string{}
+		}
+	}
 	return s.writeVersion(ctx, userID, id, w, &cur)
 }
 
@@ -234,6 +251,7 @@ func (s *Service) UpdateSecret(ctx context.Context, userID, id, value string) (S
 // the current version after each lost race. first, when set, is a read the
 // caller just made: the first attempt uses it instead of reading again.
 func (s *Service) writeVersion(ctx context.Context, userID, id string, w SecretWrite, first *Secret) (Secret, error) {
+	hostsOf := w.EgressHosts // set by the caller: new egress_hosts
 	for attempt := range maxCASAttempts {
 		var cur Secret
 		if attempt == 0 && first != nil {
@@ -245,6 +263,9 @@ func (s *Service) writeVersion(ctx context.Context, userID, id string, w SecretW
 			}
 		}
 		w.SecretID, w.Name, w.Provider = id, cur.Name, cur.Provider
+		if hostsOf == nil {
+			w.EgressHosts = cur.EgressHosts
+		}
 		sec, err := s.d.Secrets.UpdateSecret(ctx, w, cur.Version)
 		if err == nil {
 			s.invalidate(ctx, userID)
@@ -342,6 +363,7 @@ func (s *Service) Presets(ctx context.Context, userID string) ([]Preset, error) 
 	out := slices.Clone(s.cfg.Presets)
 	for i := range out {
 		out[i].Configured = have[out[i].EnvVarName]
+		out[i].EgressHosts = slices.Clone(out[i].EgressHosts)
 	}
 	return out, nil
 }
@@ -349,11 +371,22 @@ func (s *Service) Presets(ctx context.Context, userID string) ([]Preset, error) 
 // CreateFromPreset creates the secret named after a preset's env var.
 // Errors: invalid (unknown preset or bad value), conflict, unavailable, internal.
 func (s *Service) CreateFromPreset(ctx context.Context, userID, provider, value string) (Secret, error) {
+	return s.CreateFromPresetWith(ctx, userID, PresetInput{Provider: provider, Value: value})
+}
+
+// CreateFromPresetWith creates the secret named after a preset's env var,
+// with in.EgressHosts or else the preset's default egress_hosts.
+// Errors: invalid (unknown preset, bad value or hosts), conflict, unavailable, internal.
+func (s *Service) CreateFromPresetWith(ctx context.Context, userID string, in PresetInput) (Secret, error) {
 	known := make([]string, 0, len(s.cfg.Presets))
 	for _, p := range s.cfg.Presets {
-		if p.Provider == provider {
+		if p.Provider == in.Provider {
 			prov := p.Provider
-			return s.CreateSecret(ctx, userID, CreateSecretInput{Name: p.EnvVarName, Value: value, Provider: &prov})
+			hosts := p.EgressHosts
+			if in.EgressHosts != nil {
+				hosts = *in.EgressHosts
+			}
+			return s.CreateSecret(ctx, userID, CreateSecretInput{Name: p.EnvVarName, Value: in.Value, Provider: &prov, EgressHosts: hosts})
 		}
 		known = append(known, p.Provider)
 	}

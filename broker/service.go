@@ -26,6 +26,11 @@ type Config struct {
 	// Warn reports a degraded dependency that did not fail the request (for
 	// example the list cache). err never carries a secret value.
 	Warn func(ctx context.Context, component string, err error)
+	// DefaultDelivery is the delivery of a provisioning request that names
+	// none: DeliveryEnv (the default) or DeliveryEgress.
+	DefaultDelivery string
+	// Egress configures egress delivery; nil: not available.
+	Egress *EgressConfig
 	// Observer receives countable events (default: none).
 	Observer Observer
 	Now      func() time.Time
@@ -38,7 +43,29 @@ type Deps struct {
 	Boot    Bootstrapper
 	Records RecordStore
 	Cache   ListCache
+	// Egress keeps egress records; required when Config.Egress is set.
+	Egress EgressStore
 }
+
+// EgressConfig is what egress delivery hands a sandbox.
+type EgressConfig struct {
+	// ProxyHost is egressd's host:port as sandboxes reach it.
+	ProxyHost string
+	// NoProxy is the NO_PROXY of egress sandboxes (default DefaultNoProxy).
+	NoProxy string
+	// CAPEM is the egress CA certificate (PEM), carried under EgressCAKey.
+	CAPEM string
+	// Lifetime bounds how long an egress sandbox's placeholders are
+	// honoured (default DefaultEgressLifetime, at most MaxEgressLifetime).
+	Lifetime time.Duration
+}
+
+// Egress lifetimes and the default NO_PROXY.
+const (
+	DefaultEgressLifetime = 24 * time.Hour
+	MaxEgressLifetime     = 7 * 24 * time.Hour
+	DefaultNoProxy        = "localhost,127.0.0.1,::1"
+)
 
 // Service is the broker's domain logic: secrets and sandbox provisioning.
 type Service struct {
@@ -71,6 +98,20 @@ func NewService(cfg Config, d Deps) *Service {
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
+	}
+	if cfg.DefaultDelivery == "" {
+		cfg.DefaultDelivery = DeliveryEnv
+	}
+	if e := cfg.Egress; e != nil {
+		ec := *e
+		if ec.Lifetime <= 0 {
+			ec.Lifetime = DefaultEgressLifetime
+		}
+		ec.Lifetime = min(ec.Lifetime, MaxEgressLifetime)
+		if ec.NoProxy == "" {
+			ec.NoProxy = DefaultNoProxy
+		}
+		cfg.Egress = &ec
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -1,6 +1,9 @@
 package broker
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Secret is a user's stored credential as every API shows it: metadata and a
 // masked preview, never the value.
@@ -13,6 +16,31 @@ type Secret struct {
 	Version     int       `json:"version"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// EgressHosts are the hosts egressd may send the value to (egress
+	// delivery); [] when none.
+	EgressHosts []string `json:"egress_hosts"`
+}
+
+// MarshalJSON shows egress_hosts as [] when there are none.
+func (s Secret) MarshalJSON() ([]byte, error) {
+	type plain Secret
+	if s.EgressHosts == nil {
+		s.EgressHosts = []string{}
+	}
+	return json.Marshal(plain(s))
+}
+
+// UnmarshalJSON reads egress_hosts [] as none (nil), so that a Secret
+// round-trips through JSON (the list cache) unchanged.
+func (s *Secret) UnmarshalJSON(b []byte) error {
+	type plain Secret
+	if err := json.Unmarshal(b, (*plain)(s)); err != nil {
+		return err
+	}
+	if len(s.EgressHosts) == 0 {
+		s.EgressHosts = nil
+	}
+	return nil
 }
 
 // SecretVersion describes one stored version of a secret.
@@ -30,14 +58,26 @@ type Preset struct {
 	Provider   string `json:"provider"`
 	EnvVarName string `json:"env_var_name"`
 	Configured bool   `json:"configured"`
+	// EgressHosts are the egress_hosts a secret created from the preset
+	// gets when the request names none; [] when none.
+	EgressHosts []string `json:"egress_hosts"`
+}
+
+// MarshalJSON shows egress_hosts as [] when there are none.
+func (p Preset) MarshalJSON() ([]byte, error) {
+	type plain Preset
+	if p.EgressHosts == nil {
+		p.EgressHosts = []string{}
+	}
+	return json.Marshal(plain(p))
 }
 
 // DefaultPresets are the built-in presets; more may be configured.
 func DefaultPresets() []Preset {
 	return []Preset{
-		{Provider: "openai", EnvVarName: "OPENAI_API_KEY"},
-		{Provider: "anthropic", EnvVarName: "ANTHROPIC_API_KEY"},
-		{Provider: "github", EnvVarName: "GITHUB_TOKEN"},
+		{Provider: "openai", EnvVarName: "OPENAI_API_KEY", EgressHosts: DefaultEgressHosts("openai")},
+		{Provider: "anthropic", EnvVarName: "ANTHROPIC_API_KEY", EgressHosts: DefaultEgressHosts("anthropic")},
+		{Provider: "github", EnvVarName: "GITHUB_TOKEN", EgressHosts: DefaultEgressHosts("github")},
 	}
 }
 
@@ -61,6 +101,11 @@ type Bootstrap struct {
 	CreationPath string    `json:"creation_path"`
 	ExpiresAt    time.Time `json:"expires_at"`
 	EnvNames     []string  `json:"env_names"`
+	// Delivery is DeliveryEnv or DeliveryEgress.
+	Delivery string `json:"delivery"`
+	// ProxyURL is egressd's address (egress delivery only), without the
+	// sandbox's credentials, which only the wrapped bundle holds.
+	ProxyURL string `json:"proxy_url,omitempty"`
 }
 
 // Sandbox is one compute unit's view of its bootstrap, as stored (no token).
@@ -69,6 +114,13 @@ type Sandbox struct {
 	EnvNames  []string  `json:"env_names"`
 	ExpiresAt time.Time `json:"expires_at"`
 	CreatedAt time.Time `json:"created_at"`
+	// Delivery is DeliveryEnv or DeliveryEgress ("" in records written
+	// before egress delivery existed: env).
+	Delivery string `json:"delivery,omitempty"`
+	// EgressTokenHashes are the TokenHash of each placeholder of an egress
+	// sandbox: what its retirement deletes. Kept in the stored record
+	// (records.go), never shown by the API.
+	EgressTokenHashes []string `json:"-"`
 	// Bootstrap is set only in the answer of the POST that minted it; stored
 	// records never hold it.
 	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`

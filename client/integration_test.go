@@ -54,6 +54,13 @@ func TestAgainstBrokerd(t *testing.T) {
 		if err != nil || got.ID != s.ID || got.MaskedValue != s.MaskedValue {
 			t.Fatalf("get %+v, %v", got, err)
 		}
+		eh, err := c.SetEgressHosts(ctx, s.ID, []string{"api.openai.com"})
+		if err != nil || eh.Version != 1 || !slices.Equal(eh.EgressHosts, []string{"api.openai.com"}) {
+			t.Fatalf("SetEgressHosts %+v, %v", eh, err)
+		}
+		if eh, err = c.SetEgressHosts(ctx, s.ID, nil); err != nil || len(eh.EgressHosts) != 0 {
+			t.Fatalf("SetEgressHosts(nil) %+v, %v", eh, err)
+		}
 		l, err := c.ListSecrets(ctx)
 		if err != nil || l.Total != 1 || len(l.Secrets) != 1 || l.Secrets[0].ID != s.ID {
 			t.Fatalf("list %+v, %v", l, err)

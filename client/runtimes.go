@@ -24,6 +24,9 @@ type CreateRuntimeRequest struct {
 	ProjectID string   `json:"project_id"`
 	Name      string   `json:"name,omitempty"`
 	SecretIDs []string `json:"secret_ids"`
+	// Delivery is broker.DeliveryEnv or broker.DeliveryEgress ("": the
+	// broker's default).
+	Delivery string `json:"delivery,omitempty"`
 }
 
 // RuntimeList is the answer of ListRuntimes.
@@ -37,6 +40,7 @@ type CreateEvaluationRequest struct {
 	ProjectID string               `json:"project_id"`
 	SecretIDs []string             `json:"secret_ids"`
 	Items     []EvaluationItemSpec `json:"items"`
+	Delivery  string               `json:"delivery,omitempty"`
 }
 
 // EvaluationItemSpec names one item of CreateEvaluationRequest.

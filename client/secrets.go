@@ -34,6 +34,9 @@ type CreateSecretRequest struct {
 	Name     string  `json:"name"`
 	Value    string  `json:"value"`
 	Provider *string `json:"provider,omitempty"`
+	// EgressHosts are the hosts egressd may send the value to (egress
+	// delivery); none: env delivery only.
+	EgressHosts []string `json:"egress_hosts,omitempty"`
 }
 
 func secretPath(id string) string { return apiPrefix + "/user/secrets/" + url.PathEscape(id) }
@@ -67,6 +70,18 @@ func (c *Client) GetSecret(ctx context.Context, id string, opts ...CallOption) (
 func (c *Client) UpdateSecret(ctx context.Context, id, value string, opts ...CallOption) (Secret, error) {
 	var s Secret
 	err := c.send(ctx, http.MethodPut, secretPath(id), map[string]string{"value": value}, &s, opts)
+	return s, err
+}
+
+// SetEgressHosts replaces a secret's egress_hosts (an empty slice removes
+// them) without a new version. Never retried. Errors: invalid (with Fields),
+// not_found, unauthenticated, unavailable, internal.
+func (c *Client) SetEgressHosts(ctx context.Context, id string, hosts []string, opts ...CallOption) (Secret, error) {
+	if hosts == nil {
+		hosts = []string{}
+	}
+	var s Secret
+	err := c.send(ctx, http.MethodPut, secretPath(id), map[string][]string{"egress_hosts": hosts}, &s, opts)
 	return s, err
 }
 

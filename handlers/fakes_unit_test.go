@@ -99,8 +99,8 @@ func (f *fakeService) GetSecret(ctx context.Context, u, id string) (broker.Secre
 	return f.secret, f.record(ctx, "GetSecret", u, id, nil)
 }
 
-func (f *fakeService) UpdateSecret(ctx context.Context, u, id, value string) (broker.Secret, error) {
-	return f.secret, f.record(ctx, "UpdateSecret", u, id, value)
+func (f *fakeService) UpdateSecretWith(ctx context.Context, u, id string, in broker.UpdateSecretInput) (broker.Secret, error) {
+	return f.secret, f.record(ctx, "UpdateSecret", u, id, in)
 }
 
 func (f *fakeService) DeleteSecret(ctx context.Context, u, id string) error {
@@ -119,8 +119,8 @@ func (f *fakeService) Presets(ctx context.Context, u string) ([]broker.Preset, e
 	return broker.DefaultPresets(), f.record(ctx, "Presets", u, "", nil)
 }
 
-func (f *fakeService) CreateFromPreset(ctx context.Context, u, provider, value string) (broker.Secret, error) {
-	return f.secret, f.record(ctx, "CreateFromPreset", u, "", [2]string{provider, value})
+func (f *fakeService) CreateFromPresetWith(ctx context.Context, u string, in broker.PresetInput) (broker.Secret, error) {
+	return f.secret, f.record(ctx, "CreateFromPreset", u, "", in)
 }
 
 func (f *fakeService) CreateRuntime(ctx context.Context, u string, in broker.RuntimeInput) (broker.Runtime, error) {
@@ -135,8 +135,8 @@ func (f *fakeService) GetRuntime(ctx context.Context, u, id string) (broker.Runt
 	return f.runtime, f.record(ctx, "GetRuntime", u, id, nil)
 }
 
-func (f *fakeService) RestartRuntime(ctx context.Context, u, id string, ids []string) (broker.Runtime, error) {
-	return f.runtime, f.record(ctx, "RestartRuntime", u, id, ids)
+func (f *fakeService) RestartRuntimeWith(ctx context.Context, u, id string, in broker.RestartInput) (broker.Runtime, error) {
+	return f.runtime, f.record(ctx, "RestartRuntime", u, id, in.SecretIDs)
 }
 
 func (f *fakeService) DeleteRuntime(ctx context.Context, u, id string) error {

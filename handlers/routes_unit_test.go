@@ -157,23 +157,39 @@ func TestHandlersPassInputThrough(t *testing.T) {
 		t.Fatalf("null provider reached the service as %q", *in.Provider)
 	}
 	h.do(t, "PUT", "/api/v1/user/secrets/"+testID, `{"value":"v2"}`)
-	if v := h.svc.last(t).Args.(string); v != "v2" {
-		t.Fatalf("update value %q", v)
+	if in := h.svc.last(t).Args.(broker.UpdateSecretInput); in.Value == nil || *in.Value != "v2" || in.EgressHosts != nil {
+		t.Fatalf("update input %+v", in)
+	}
+	h.do(t, "PUT", "/api/v1/user/secrets/"+testID, `{"egress_hosts":["api.openai.com"]}`)
+	if in := h.svc.last(t).Args.(broker.UpdateSecretInput); in.Value != nil || in.EgressHosts == nil || !slices.Equal(*in.EgressHosts, []string{"api.openai.com"}) {
+		t.Fatalf("update hosts input %+v", in)
+	}
+	h.do(t, "PUT", "/api/v1/user/secrets/"+testID, `{"egress_hosts":[]}`)
+	if in := h.svc.last(t).Args.(broker.UpdateSecretInput); in.EgressHosts == nil || len(*in.EgressHosts) != 0 {
+		t.Fatalf("clearing hosts reached the service as %+v", in)
+	}
+	h.do(t, "POST", "/api/v1/user/secrets", `{"name":"A","value":"v","egress_hosts":["*.example.com"]}`)
+	if in := h.svc.last(t).Args.(broker.CreateSecretInput); !slices.Equal(in.EgressHosts, []string{"*.example.com"}) {
+		t.Fatalf("create hosts %+v", in)
 	}
 	h.do(t, "POST", "/api/v1/user/secrets/"+testID+"/rollback", `{"version":3}`)
 	if v := h.svc.last(t).Args.(int); v != 3 {
 		t.Fatalf("rollback version %d", v)
 	}
 	h.do(t, "POST", "/api/v1/user/secrets/preset", `{"provider":"github","value":"ghp"}`)
-	if v := h.svc.last(t).Args.([2]string); v != [2]string{"github", "ghp"} {
-		t.Fatalf("preset args %v", v)
+	if v := h.svc.last(t).Args.(broker.PresetInput); v.Provider != "github" || v.Value != "ghp" || v.EgressHosts != nil {
+		t.Fatalf("preset args %+v", v)
+	}
+	h.do(t, "POST", "/api/v1/runtimes", `{"project_id":"p1","secret_ids":[],"delivery":"egress"}`)
+	if in := h.svc.last(t).Args.(broker.RuntimeInput); in.Delivery != "egress" {
+		t.Fatalf("runtime delivery %+v", in)
 	}
 	h.do(t, "POST", "/api/v1/runtimes", `{"project_id":"p1","name":"dev","secret_ids":["a","b"]}`)
 	if in := h.svc.last(t).Args.(broker.RuntimeInput); in.ProjectID != "p1" || in.Name != "dev" || !slices.Equal(in.SecretIDs, []string{"a", "b"}) {
 		t.Fatalf("runtime input %+v", in)
 	}
-	h.do(t, "POST", "/api/v1/evaluations", `{"project_id":"p2","secret_ids":["a"],"items":[{"name":"x"},{"name":"y"}]}`)
-	if in := h.svc.last(t).Args.(broker.EvaluationInput); in.ProjectID != "p2" || !slices.Equal(in.Items, []string{"x", "y"}) || !slices.Equal(in.SecretIDs, []string{"a"}) {
+	h.do(t, "POST", "/api/v1/evaluations", `{"project_id":"p2","secret_ids":["a"],"items":[{"name":"x"},{"name":"y"}],"delivery":"env"}`)
+	if in := h.svc.last(t).Args.(broker.EvaluationInput); in.ProjectID != "p2" || in.Delivery != "env" || !slices.Equal(in.Items, []string{"x", "y"}) || !slices.Equal(in.SecretIDs, []string{"a"}) {
 		t.Fatalf("evaluation input %+v", in)
 	}
 }

@@ -13,15 +13,18 @@ type runtimeBody struct {
 	ProjectID string   `json:"project_id"`
 	Name      string   `json:"name"`
 	SecretIDs []string `json:"secret_ids"`
+	Delivery  string   `json:"delivery"`
 }
 
 type restartBody struct {
 	SecretIDs *[]string `json:"secret_ids"`
+	Delivery  string    `json:"delivery"`
 }
 
 type evaluationBody struct {
 	ProjectID string   `json:"project_id"`
 	SecretIDs []string `json:"secret_ids"`
+	Delivery  string   `json:"delivery"`
 	Items     []struct {
 		Name string `json:"name"`
 	} `json:"items"`
@@ -92,7 +95,8 @@ func (s *Server) restartRuntime(c echo.Context) error {
 			ids = []string{}
 		}
 	}
-	rt, err := s.d.Runtimes.RestartRuntime(c.Request().Context(), userOf(c), c.Param("id"), ids)
+	rt, err := s.d.Runtimes.RestartRuntimeWith(c.Request().Context(), userOf(c), c.Param("id"),
+		broker.RestartInput{SecretIDs: ids, Delivery: b.Delivery})
 	if err != nil {
 		return err
 	}
@@ -116,7 +120,7 @@ func (s *Server) createEvaluation(c echo.Context) error {
 		items[i] = it.Name
 	}
 	ev, err := s.d.Evaluations.CreateEvaluation(c.Request().Context(), userOf(c),
-		broker.EvaluationInput{ProjectID: b.ProjectID, SecretIDs: b.SecretIDs, Items: items})
+		broker.EvaluationInput{ProjectID: b.ProjectID, SecretIDs: b.SecretIDs, Items: items, Delivery: b.Delivery})
 	if err != nil {
 		return err
 	}

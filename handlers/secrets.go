@@ -14,18 +14,21 @@ type secretList struct {
 }
 
 type createSecretBody struct {
-	Name     string  `json:"name"`
-	Value    string  `json:"value"`
-	Provider *string `json:"provider"`
+	Name        string   `json:"name"`
+	Value       string   `json:"value"`
+	Provider    *string  `json:"provider"`
+	EgressHosts []string `json:"egress_hosts"`
 }
 
 type updateSecretBody struct {
-	Value string `json:"value"`
+	Value       *string   `json:"value"`
+	EgressHosts *[]string `json:"egress_hosts"`
 }
 
 type presetBody struct {
-	Provider string `json:"provider"`
-	Value    string `json:"value"`
+	Provider    string    `json:"provider"`
+	Value       string    `json:"value"`
+	EgressHosts *[]string `json:"egress_hosts"`
 }
 
 type rollbackBody struct {
@@ -50,7 +53,8 @@ func (s *Server) createSecret(c echo.Context) error {
 	if err := bind(c, &b); err != nil {
 		return err
 	}
-	sec, err := s.d.Secrets.CreateSecret(c.Request().Context(), userOf(c), broker.CreateSecretInput(b))
+	sec, err := s.d.Secrets.CreateSecret(c.Request().Context(), userOf(c), broker.CreateSecretInput{
+		Name: b.Name, Value: b.Value, Provider: b.Provider, EgressHosts: b.EgressHosts})
 	if err != nil {
 		return err
 	}
@@ -70,7 +74,8 @@ func (s *Server) updateSecret(c echo.Context) error {
 	if err := bind(c, &b); err != nil {
 		return err
 	}
-	sec, err := s.d.Secrets.UpdateSecret(c.Request().Context(), userOf(c), c.Param("id"), b.Value)
+	sec, err := s.d.Secrets.UpdateSecretWith(c.Request().Context(), userOf(c), c.Param("id"),
+		broker.UpdateSecretInput{Value: b.Value, EgressHosts: b.EgressHosts})
 	if err != nil {
 		return err
 	}
@@ -120,7 +125,8 @@ func (s *Server) createFromPreset(c echo.Context) error {
 	if err := bind(c, &b); err != nil {
 		return err
 	}
-	sec, err := s.d.Secrets.CreateFromPreset(c.Request().Context(), userOf(c), b.Provider, b.Value)
+	sec, err := s.d.Secrets.CreateFromPresetWith(c.Request().Context(), userOf(c),
+		broker.PresetInput{Provider: b.Provider, Value: b.Value, EgressHosts: b.EgressHosts})
 	if err != nil {
 		return err
 	}

@@ -21,8 +21,8 @@ type SecretsService interface {
 	CreateSecret(ctx context.Context, userID string, in broker.CreateSecretInput) (broker.Secret, error)
 	// GetSecret errors: not_found, unavailable, internal.
 	GetSecret(ctx context.Context, userID, id string) (broker.Secret, error)
-	// UpdateSecret errors: invalid, not_found, conflict, unavailable, internal.
-	UpdateSecret(ctx context.Context, userID, id, value string) (broker.Secret, error)
+	// UpdateSecretWith errors: invalid, not_found, conflict, unavailable, internal.
+	UpdateSecretWith(ctx context.Context, userID, id string, in broker.UpdateSecretInput) (broker.Secret, error)
 	// DeleteSecret errors: not_found, unavailable, internal.
 	DeleteSecret(ctx context.Context, userID, id string) error
 	// Versions errors: not_found, unavailable, internal.
@@ -31,8 +31,8 @@ type SecretsService interface {
 	Rollback(ctx context.Context, userID, id string, version int) (broker.Secret, error)
 	// Presets errors: unavailable, internal.
 	Presets(ctx context.Context, userID string) ([]broker.Preset, error)
-	// CreateFromPreset errors: invalid, conflict, unavailable, internal.
-	CreateFromPreset(ctx context.Context, userID, provider, value string) (broker.Secret, error)
+	// CreateFromPresetWith errors: invalid, conflict, unavailable, internal.
+	CreateFromPresetWith(ctx context.Context, userID string, in broker.PresetInput) (broker.Secret, error)
 }
 
 // RuntimesService is what the /api/v1/runtimes routes need.
@@ -43,8 +43,8 @@ type RuntimesService interface {
 	ListRuntimes(ctx context.Context, userID string) ([]broker.Runtime, error)
 	// GetRuntime errors: not_found, unavailable, internal.
 	GetRuntime(ctx context.Context, userID, id string) (broker.Runtime, error)
-	// RestartRuntime errors: invalid, not_found, unavailable, internal.
-	RestartRuntime(ctx context.Context, userID, id string, secretIDs []string) (broker.Runtime, error)
+	// RestartRuntimeWith errors: invalid, not_found, unavailable, internal.
+	RestartRuntimeWith(ctx context.Context, userID, id string, in broker.RestartInput) (broker.Runtime, error)
 	// DeleteRuntime errors: not_found, unavailable, internal.
 	DeleteRuntime(ctx context.Context, userID, id string) error
 }

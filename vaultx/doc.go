@@ -1,7 +1,9 @@
 // Package vaultx is the broker's HashiCorp Vault adapter: it implements
-// broker.SecretStore, broker.Crypto, broker.Bootstrapper, broker.APIKeyStore and
-// broker.Pinger on top of KV v2, transit, response wrapping and the token store,
-// configures Vault for the broker (Setup), and provides the Vault primitives
+// broker.SecretStore, broker.Crypto, broker.Bootstrapper, broker.APIKeyStore,
+// broker.EgressStore and broker.Pinger on top of KV v2, transit, response
+// wrapping and the token store, configures Vault for the broker and egressd
+// (Setup), gives egressd its reads (EgressSandbox, EgressPlaceholder,
+// CurrentValue, in egress.go), and provides the Vault primitives
 // of the key rotation workflow (rotation.Vault; the workflow itself lives in
 // package rotation). Paths follow package layout.
 //
@@ -11,7 +13,7 @@
 // raw api error (sandbox-init) classify it with ClassifyCall.
 //
 // It is the one writer of a secret's custom metadata (customMetadata, via
-// CreateSecret and describeVersion).
+// CreateSecret, describeVersion and SetEgressHosts).
 //
 // Every request carries the audited headers X-Broker-User, X-Request-Id,
 // X-Broker-Runtime and X-Broker-Sandbox taken from broker.AuditFrom(ctx).

@@ -21,7 +21,57 @@ const (
 	mdFingerprint = "fingerprint"
 	mdVersion     = "version"    // the version the preview fields describe
 	mdCreatedAt   = "created_at" // RFC 3339, set once at creation
+	// mdEgressHosts is the secret's egress_hosts, comma-joined. KV caps a
+	// custom metadata value at 512 bytes, so a longer list continues under
+	// egress_hosts_1, egress_hosts_2, ... (never splitting a host).
+	mdEgressHosts = "egress_hosts"
 )
+
+// mdValueLimit is KV v2's limit on one custom metadata value.
+const mdValueLimit = 512
+
+// putEgressHosts stores hosts in md as comma-joined chunks of at most
+// mdValueLimit bytes.
+func putEgressHosts(md map[string]string, hosts []string) {
+	chunk, n := "", 0
+	flush := func() {
+		if chunk == "" {
+			return
+		}
+		k := mdEgressHosts
+		if n > 0 {
+			k += "_" + strconv.Itoa(n)
+		}
+		md[k] = chunk
+		chunk, n = "", n+1
+	}
+	for _, h := range hosts {
+		if chunk != "" && len(chunk)+1+len(h) > mdValueLimit {
+			flush()
+		}
+		if chunk != "" {
+			chunk += ","
+		}
+		chunk += h
+	}
+	flush()
+}
+
+// egressHostsOf reads the egress_hosts putEgressHosts stored (nil when none).
+func egressHostsOf(md map[string]string) []string {
+	var out []string
+	for n := 0; ; n++ {
+		k := mdEgressHosts
+		if n > 0 {
+			k += "_" + strconv.Itoa(n)
+		}
+		v, ok := md[k]
+		if !ok || v == "" {
+			return out
+		}
+		out = append(out, strings.Split(v, ",")...)
+	}
+}
 
 // secretData is what each version of a secret holds: the ciphertext and that
 // version's own preview (so that version listings need no decryption), plus
@@ -61,6 +111,7 @@ func customMetadata(w broker.SecretWrite, version int, createdAt time.Time) map[
 	if w.Provider != nil {
 		md[mdProvider] = *w.Provider
 	}
+	putEgressHosts(md, w.EgressHosts)
 	return md
 }
 
@@ -93,6 +144,7 @@ func (c *Client) CreateSecret(ctx context.Context, w broker.SecretWrite) (broker
 		ID: w.SecretID, Name: w.Name, Provider: w.Provider,
 		MaskedValue: w.MaskedValue, Fingerprint: w.Fingerprint,
 		Version: v.Version, CreatedAt: createdAt, UpdatedAt: v.CreatedTime,
+		EgressHosts: hostsOrEmpty(w.EgressHosts),
 	}, nil
 }
 
@@ -129,6 +181,7 @@ func (c *Client) UpdateSecret(ctx context.Context, w broker.SecretWrite, casVers
 		ID: w.SecretID, Name: w.Name, Provider: w.Provider,
 		MaskedValue: w.MaskedValue, Fingerprint: w.Fingerprint,
 		Version: v.Version, CreatedAt: createdAt, UpdatedAt: v.CreatedTime,
+		EgressHosts: hostsOrEmpty(w.EgressHosts),
 	}, nil
 }
 
@@ -155,8 +208,42 @@ func (c *Client) describeVersion(ctx context.Context, p string, w broker.SecretW
 		if prov, ok := old[mdProvider]; ok && w.Provider == nil {
 			w.Provider = &prov
 		}
+		if w.EgressHosts == nil {
+			w.EgressHosts = egressHostsOf(old)
+		}
 	}
 	return w, createdAt, c.kvMetaWrite(ctx, p, customMetadata(w, v.Version, createdAt))
+}
+
+// hostsOrEmpty is h, nil when empty (the API shows [] either way).
+func hostsOrEmpty(h []string) []string {
+	if len(h) == 0 {
+		return nil
+	}
+	return h
+}
+
+// SetEgressHosts replaces the secret's egress_hosts in its custom metadata
+// (a metadata read, then a metadata write through customMetadata, the one
+// writer of the schema): no new version. A concurrent value update may
+// overwrite the metadata with the hosts it read (last writer wins).
+// Errors: invalid, not_found, unavailable, internal.
+func (c *Client) SetEgressHosts(ctx context.Context, userID, secretID string, hosts []string) (broker.Secret, error) {
+	if err := checkSecretIDs(userID, secretID); err != nil {
+		return broker.Secret{}, err
+	}
+	sec, err := c.getSecret(ctx, userID, secretID)
+	if err != nil {
+		return broker.Secret{}, mapErr(err, "read secret", broker.ErrSecretNotFound)
+	}
+	w := broker.SecretWrite{UserID: userID, SecretID: secretID, Name: sec.Name, Provider: sec.Provider,
+		MaskedValue: sec.MaskedValue, Fingerprint: sec.Fingerprint, EgressHosts: hostsOrEmpty(hosts)}
+	p := layout.SecretPath(userID, secretID)
+	if err := c.kvMetaWrite(ctx, p, customMetadata(w, sec.Version, sec.CreatedAt)); err != nil {
+		return broker.Secret{}, mapErr(err, "update secret metadata", broker.ErrSecretNotFound)
+	}
+	sec.EgressHosts = w.EgressHosts
+	return sec, nil
 }
 
 func parseTime(s string) (time.Time, bool) {
@@ -195,6 +282,7 @@ func (c *Client) getSecret(ctx context.Context, userID, secretID string) (broker
 		Version:     m.CurrentVersion,
 		CreatedAt:   m.CreatedTime,
 		UpdatedAt:   cur.CreatedTime,
+		EgressHosts: egressHostsOf(md),
 	}
 	if t, ok := parseTime(md[mdCreatedAt]); ok {
 		s.CreatedAt = t

@@ -18,8 +18,10 @@ import (
 
 // Defaults of SetupOptions.
 const (
-	DefaultPolicyName = "secrets-broker"
-	DefaultRoleName   = "secrets-broker"
+	DefaultPolicyName       = "secrets-broker"
+	DefaultRoleName         = "secrets-broker"
+	DefaultEgressPolicyName = "secrets-broker-egressd"
+	DefaultEgressRoleName   = "secrets-broker-egressd"
 )
 
 // SetupOptions says what Setup configures. Zero values take the defaults.
@@ -43,6 +45,13 @@ type SetupOptions struct {
 	AuditFilePath string
 	// AuditDevice is the audit device's path (default "broker-file").
 	AuditDevice string
+
+	// egressd's policy (EgressPolicyHCL) and AppRole role, written always;
+	// its role_id and a secret_id go to these files when set (mode 0600).
+	EgressPolicyName   string // default "secrets-broker-egressd"
+	EgressRoleName     string // default "secrets-broker-egressd"
+	EgressRoleIDFile   string
+	EgressSecretIDFile string
 }
 
 func (o SetupOptions) withDefaults() SetupOptions {
@@ -59,6 +68,8 @@ func (o SetupOptions) withDefaults() SetupOptions {
 	def(&o.AppRoleMount, "approle")
 	def(&o.RoleName, DefaultRoleName)
 	def(&o.AuditDevice, "broker-file")
+	def(&o.EgressPolicyName, DefaultEgressPolicyName)
+	def(&o.EgressRoleName, DefaultEgressRoleName)
 	if o.TokenTTL <= 0 {
 		o.TokenTTL = time.Hour
 	}
@@ -74,6 +85,8 @@ type SetupResult struct {
 	PolicyName      string
 	RoleName        string
 	SecretIDWritten bool
+	// EgressRoleID is egressd's role_id.
+	EgressRoleID string
 	// Changes lists every change made, in words; empty when Vault was
 	// already configured.
 	Changes []string
@@ -81,16 +94,28 @@ type SetupResult struct {
 
 // Setup configures Vault for the broker, idempotently, with an admin client:
 // KV v2 at KVMount, transit at TransitMount with the derived aes256-gcm96 key,
-// the broker's policy (PolicyHCL), the AppRole auth method and the broker's
-// role, the audited request headers (not HMAC'd) and optionally a file audit
+// the broker's policy (PolicyHCL) and egressd's (EgressPolicyHCL), the
+// AppRole auth method and a role for each (with their role_id and secret_id
+// files when named), the audited request headers (not HMAC'd) and optionally a file audit
 // device. Running it again changes nothing and reports no changes.
 // Errors: invalid (a mount or key exists with incompatible settings), forbidden
 // (the admin token may not do this), unavailable, internal.
 func Setup(ctx context.Context, admin *api.Client, opts SetupOptions) (SetupResult, error) {
 	o := opts.withDefaults()
 	s := &setup{admin: admin, o: o, res: SetupResult{PolicyName: o.PolicyName, RoleName: o.RoleName}}
+	brokerRole := roleSpec{role: o.RoleName, policy: o.PolicyName, roleIDFile: o.RoleIDFile, secretIDFile: o.SecretIDFile,
+		roleID: &s.res.RoleID, secretIDWritten: &s.res.SecretIDWritten}
+	var egressWritten bool
+	egressRole := roleSpec{role: o.EgressRoleName, policy: o.EgressPolicyName, roleIDFile: o.EgressRoleIDFile,
+		secretIDFile: o.EgressSecretIDFile, roleID: &s.res.EgressRoleID, secretIDWritten: &egressWritten}
 	steps := []func(context.Context) error{
-		s.auditDevice, s.mounts, s.transitKey, s.policy, s.auditHeaders, s.appRole, s.role, s.roleID, s.secretID,
+		s.auditDevice, s.mounts, s.transitKey,
+		s.policyStep(o.PolicyName, PolicyHCL(o.KVMount, o.TransitMount, o.TransitKey)),
+		s.policyStep(o.EgressPolicyName, EgressPolicyHCL(o.KVMount, o.TransitMount, o.TransitKey)),
+		s.auditHeaders, s.appRole,
+	}
+	for _, r := range []roleSpec{brokerRole, egressRole} {
+		steps = append(steps, s.roleStep(r), s.roleIDStep(r), s.secretIDStep(r))
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -167,20 +192,29 @@ func (s *setup) transitKey(ctx context.Context) error {
 	return nil
 }
 
-func (s *setup) policy(ctx context.Context) error {
-	want := PolicyHCL(s.o.KVMount, s.o.TransitMount, s.o.TransitKey)
-	have, err := s.admin.Sys().GetPolicyWithContext(ctx, s.o.PolicyName)
-	if err != nil {
-		return mapErr(err, "setup: read policy", nil)
-	}
-	if have == want {
+// roleSpec is one AppRole role Setup keeps: the broker's or egressd's.
+type roleSpec struct {
+	role, policy             string
+	roleIDFile, secretIDFile string
+	roleID                   *string // set to the role_id
+	secretIDWritten          *bool
+}
+
+func (s *setup) policyStep(name, want string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		have, err := s.admin.Sys().GetPolicyWithContext(ctx, name)
+		if err != nil {
+			return mapErr(err, "setup: read policy", nil)
+		}
+		if have == want {
+			return nil
+		}
+		if err := s.admin.Sys().PutPolicyWithContext(ctx, name, want); err != nil {
+			return mapErr(err, "setup: write policy", nil)
+		}
+		s.changed("wrote policy %s", name)
 		return nil
 	}
-	if err := s.admin.Sys().PutPolicyWithContext(ctx, s.o.PolicyName, want); err != nil {
-		return mapErr(err, "setup: write policy", nil)
-	}
-	s.changed("wrote policy %s", s.o.PolicyName)
-	return nil
 }
 
 func (s *setup) auditHeaders(ctx context.Context) error {
@@ -266,11 +300,23 @@ func (s *setup) appRole(ctx context.Context) error {
 	return nil
 }
 
-func (s *setup) rolePath() string { return "auth/" + s.o.AppRoleMount + "/role/" + s.o.RoleName }
+func (s *setup) rolePath(role string) string { return "auth/" + s.o.AppRoleMount + "/role/" + role }
 
-func (s *setup) role(ctx context.Context) error {
+func (s *setup) roleStep(r roleSpec) func(context.Context) error {
+	return func(ctx context.Context) error { return s.role(ctx, r) }
+}
+
+func (s *setup) roleIDStep(r roleSpec) func(context.Context) error {
+	return func(ctx context.Context) error { return s.roleID(ctx, r) }
+}
+
+func (s *setup) secretIDStep(r roleSpec) func(context.Context) error {
+	return func(ctx context.Context) error { return s.secretID(ctx, r) }
+}
+
+func (s *setup) role(ctx context.Context, r roleSpec) error {
 	want := map[string]any{
-		"token_policies": []string{s.o.PolicyName},
+		"token_policies": []string{r.policy},
 		"token_ttl":      int64(s.o.TokenTTL / time.Second),
 		"token_max_ttl":  int64(s.o.TokenMaxTTL / time.Second),
 		"secret_id_ttl":  int64(s.o.SecretIDTTL / time.Second),
@@ -279,17 +325,17 @@ func (s *setup) role(ctx context.Context) error {
 		// mint sys/wrapping/wrap tokens, hash with sys/tools/hash and more.
 		"token_no_default_policy": true,
 	}
-	sec, err := s.admin.Logical().ReadWithContext(ctx, s.rolePath())
+	sec, err := s.admin.Logical().ReadWithContext(ctx, s.rolePath(r.role))
 	if err != nil {
 		return mapErr(err, "setup: read approle role", nil)
 	}
 	if sec != nil && roleMatches(sec.Data, want) {
 		return nil
 	}
-	if _, err := s.admin.Logical().WriteWithContext(ctx, s.rolePath(), want); err != nil {
+	if _, err := s.admin.Logical().WriteWithContext(ctx, s.rolePath(r.role), want); err != nil {
 		return mapErr(err, "setup: write approle role", nil)
 	}
-	s.changed("wrote approle role %s (policy %s, token ttl %s, max ttl %s)", s.o.RoleName, s.o.PolicyName, s.o.TokenTTL, s.o.TokenMaxTTL)
+	s.changed("wrote approle role %s (policy %s, token ttl %s, max ttl %s)", r.role, r.policy, s.o.TokenTTL, s.o.TokenMaxTTL)
 	return nil
 }
 
@@ -315,8 +361,8 @@ func roleMatches(have, want map[string]any) bool {
 		b
 }
 
-func (s *setup) roleID(ctx context.Context) error {
-	sec, err := s.admin.Logical().ReadWithContext(ctx, s.rolePath()+"/role-id")
+func (s *setup) roleID(ctx context.Context, r roleSpec) error {
+	sec, err := s.admin.Logical().ReadWithContext(ctx, s.rolePath(r.role)+"/role-id")
 	if err != nil {
 		return mapErr(err, "setup: read role_id", nil)
 	}
@@ -327,27 +373,27 @@ func (s *setup) roleID(ctx context.Context) error {
 	if id == "" {
 		return broker.Errorf(broker.CodeInternal, "setup: vault returned no role_id")
 	}
-	s.res.RoleID = id
-	if s.o.RoleIDFile == "" {
+	*r.roleID = id
+	if r.roleIDFile == "" {
 		return nil
 	}
-	if b, err := os.ReadFile(s.o.RoleIDFile); err == nil && strings.TrimSpace(string(b)) == id {
+	if b, err := os.ReadFile(r.roleIDFile); err == nil && strings.TrimSpace(string(b)) == id {
 		return nil
 	}
-	if err := writeFileAtomic(s.o.RoleIDFile, []byte(id+"\n")); err != nil {
+	if err := writeFileAtomic(r.roleIDFile, []byte(id+"\n")); err != nil {
 		return err
 	}
-	s.changed("wrote role_id to %s", s.o.RoleIDFile)
+	s.changed("wrote role_id of %s to %s", r.role, r.roleIDFile)
 	return nil
 }
 
-func (s *setup) secretID(ctx context.Context) error {
-	if s.o.SecretIDFile == "" {
+func (s *setup) secretID(ctx context.Context, r roleSpec) error {
+	if r.secretIDFile == "" {
 		return nil
 	}
-	if b, err := os.ReadFile(s.o.SecretIDFile); err == nil {
+	if b, err := os.ReadFile(r.secretIDFile); err == nil {
 		if cur := strings.TrimSpace(string(b)); cur != "" {
-			sec, err := s.admin.Logical().WriteWithContext(ctx, s.rolePath()+"/secret-id/lookup", map[string]any{"secret_id": cur})
+			sec, err := s.admin.Logical().WriteWithContext(ctx, s.rolePath(r.role)+"/secret-id/lookup", map[string]any{"secret_id": cur})
 			switch {
 			case err == nil && sec != nil && sec.Data != nil:
 				return nil // still valid: keep it
@@ -356,9 +402,9 @@ func (s *setup) secretID(ctx context.Context) error {
 			}
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return broker.WithCode(broker.CodeInvalid, err, "setup: cannot read secret_id file "+s.o.SecretIDFile)
+		return broker.WithCode(broker.CodeInvalid, err, "setup: cannot read secret_id file "+r.secretIDFile)
 	}
-	sec, err := s.admin.Logical().WriteWithContext(ctx, s.rolePath()+"/secret-id", map[string]any{})
+	sec, err := s.admin.Logical().WriteWithContext(ctx, s.rolePath(r.role)+"/secret-id", map[string]any{})
 	if err != nil {
 		return mapErr(err, "setup: generate secret_id", nil)
 	}
@@ -369,11 +415,11 @@ func (s *setup) secretID(ctx context.Context) error {
 	if id == "" {
 		return broker.Errorf(broker.CodeInternal, "setup: vault returned no secret_id")
 	}
-	if err := writeFileAtomic(s.o.SecretIDFile, []byte(id+"\n")); err != nil {
+	if err := writeFileAtomic(r.secretIDFile, []byte(id+"\n")); err != nil {
 		return err
 	}
-	s.res.SecretIDWritten = true
-	s.changed("wrote a new secret_id to %s", s.o.SecretIDFile)
+	*r.secretIDWritten = true
+	s.changed("wrote a new secret_id of %s to %s", r.role, r.secretIDFile)
 	return nil
 }
 

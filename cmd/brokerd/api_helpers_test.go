@@ -356,7 +356,8 @@ func arr(t testing.TB, m map[string]any, k string) []any {
 // checkSecret checks a Secret object's exact keys and JSON types and returns it.
 func checkSecret(t testing.TB, m map[string]any) map[string]any {
 	t.Helper()
-	checkKeys(t, "secret", m, "id", "name", "provider", "masked_value", "fingerprint", "version", "created_at", "updated_at")
+	checkKeys(t, "secret", m, "id", "name", "provider", "masked_value", "fingerprint", "version", "created_at", "updated_at", "egress_hosts")
+	arr(t, m, "egress_hosts")
 	str(t, m, "id")
 	str(t, m, "name")
 	if p, ok := m["provider"]; !ok || (p != nil && fmt.Sprintf("%T", p) != "string") {

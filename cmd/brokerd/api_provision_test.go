@@ -14,9 +14,9 @@ import (
 func checkSandbox(t *testing.T, sb map[string]any, withToken bool, envNames []string) string {
 	t.Helper()
 	if withToken {
-		checkKeys(t, "sandbox", sb, "id", "env_names", "expires_at", "created_at", "bootstrap")
+		checkKeys(t, "sandbox", sb, "id", "env_names", "expires_at", "created_at", "delivery", "bootstrap")
 	} else {
-		checkKeys(t, "sandbox", sb, "id", "env_names", "expires_at", "created_at")
+		checkKeys(t, "sandbox", sb, "id", "env_names", "expires_at", "created_at", "delivery")
 	}
 	str(t, sb, "id")
 	exp := rfc3339(t, sb, "expires_at")
@@ -36,12 +36,12 @@ func checkSandbox(t *testing.T, sb map[string]any, withToken bool, envNames []st
 	}
 	bs := obj(t, sb, "bootstrap")
 	if _, ok := bs["accessor"]; ok {
-		checkKeys(t, "bootstrap", bs, "sandbox_id", "vault_addr", "token", "accessor", "creation_path", "expires_at", "env_names")
+		checkKeys(t, "bootstrap", bs, "sandbox_id", "vault_addr", "token", "accessor", "creation_path", "expires_at", "env_names", "delivery")
 		if acc := str(t, bs, "accessor"); acc == "" || acc == bs["token"] {
 			t.Errorf("accessor %q", acc)
 		}
 	} else {
-		checkKeys(t, "bootstrap", bs, "sandbox_id", "vault_addr", "token", "creation_path", "expires_at", "env_names")
+		checkKeys(t, "bootstrap", bs, "sandbox_id", "vault_addr", "token", "creation_path", "expires_at", "env_names", "delivery")
 	}
 	if bs["sandbox_id"] != sb["id"] {
 		t.Errorf("bootstrap sandbox_id %v, sandbox id %v", bs["sandbox_id"], sb["id"])

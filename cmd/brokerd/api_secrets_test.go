@@ -36,7 +36,7 @@ func TestAPISecretsCRUD(t *testing.T) {
 	presets := map[string]map[string]any{}
 	for _, p := range arr(t, pm, "presets") {
 		po := p.(map[string]any)
-		checkKeys(t, "preset", po, "provider", "env_var_name", "configured")
+		checkKeys(t, "preset", po, "provider", "env_var_name", "configured", "egress_hosts")
 		presets[str(t, po, "provider")] = po
 		if boolean(t, po, "configured") {
 			t.Errorf("fresh user has preset %v configured", po)

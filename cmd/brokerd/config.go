@@ -33,6 +33,8 @@ type serveConfig struct {
 	CORSOrigins      string
 	UI               bool
 	LogLevel         string
+	Egress           egressSettings
+	egress           *broker.EgressConfig // Egress checked, the CA read
 }
 
 // vaultFlags registers the Vault connection flags shared by serve and setup.
@@ -76,10 +78,11 @@ func parseServeConfig(args []string, getenv func(string) string, stdout io.Write
 	fs.int(&c.Limits.MaxSecretIDs, "max-secret-ids", "BROKER_MAX_SECRET_IDS", 100, "secret ids per provisioning request")
 	fs.int(&c.Limits.MaxEvalItems, "max-eval-items", "BROKER_MAX_EVAL_ITEMS", 500, "items per evaluation")
 	fs.str(&c.DeniedNames, "denied-names", "BROKER_DENIED_NAMES", "", "env var names secrets may not take, in addition to the built-in "+strings.Join(broker.DefaultDeniedNames(), ",")+" (comma-separated; a trailing * is a prefix)")
-	fs.str(&c.Presets, "presets", "BROKER_PRESETS", "", "extra presets, comma-separated provider=ENV_NAME")
+	fs.str(&c.Presets, "presets", "BROKER_PRESETS", "", "extra presets, comma-separated provider=ENV_NAME, or provider=ENV_NAME:host1|host2 with default egress_hosts")
 	fs.str(&c.CORSOrigins, "cors-origins", "BROKER_CORS_ORIGINS", "", "origins allowed by CORS (comma-separated; none by default)")
 	fs.bool(&c.UI, "ui", "BROKER_UI", true, "serve the web console at /ui/ (false: off)")
 	fs.str(&c.LogLevel, "log-level", "BROKER_LOG_LEVEL", "info", "debug, info, warn or error")
+	egressFlags(fs, &c.Egress)
 	if err := fs.parse(args); err != nil {
 		return c, err
 	}
@@ -120,6 +123,11 @@ func (c *serveConfig) validate() error {
 	if _, err := c.presets(); err != nil {
 		return err
 	}
+	eg, err := c.Egress.config()
+	if err != nil {
+		return err
+	}
+	c.egress = eg
 	return nil
 }
 
@@ -129,10 +137,18 @@ func (c *serveConfig) presets() ([]broker.Preset, error) {
 	v := broker.NewValidator(c.Limits, c.deniedNames())
 	for _, p := range splitList(c.Presets) {
 		prov, env, ok := strings.Cut(p, "=")
+		env, hostList, withHosts := strings.Cut(env, ":")
 		if !ok || broker.CheckProvider(prov) != "" || v.CheckName(env) != "" {
-			return nil, usagef("BROKER_PRESETS entry %q: want provider=ENV_NAME with a valid provider and env var name", p)
+			return nil, usagef("BROKER_PRESETS entry %q: want provider=ENV_NAME[:host|host...] with a valid provider and env var name", p)
 		}
-		out = append(out, broker.Preset{Provider: prov, EnvVarName: env})
+		var hosts []string
+		if withHosts {
+			hosts = strings.Split(hostList, "|")
+			if fe := broker.CheckEgressHosts("egress_hosts", hosts); len(fe) > 0 {
+				return nil, usagef("BROKER_PRESETS entry %q: %s %s", p, fe[0].Field, fe[0].Message)
+			}
+		}
+		out = append(out, broker.Preset{Provider: prov, EnvVarName: env, EgressHosts: hosts})
 	}
 	return out, nil
 }

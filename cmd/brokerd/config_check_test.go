@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,14 @@ func TestBadSettingsStopAtStart(t *testing.T) {
 	}
 	defer busy.Close()
 	base := map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "hvs." + leakMark + "_vault_token"}
+	certs := writeTestCerts(t)
+	egress := func(kv ...string) map[string]string {
+		m := map[string]string{"BROKER_EGRESS_PROXY_URL": "http://egress:3128", "BROKER_EGRESS_CA_CERT": certs.ca}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
 	cases := []struct {
 		name string
 		env  map[string]string
@@ -46,6 +55,22 @@ func TestBadSettingsStopAtStart(t *testing.T) {
 		{"listen port out of range", map[string]string{"BROKER_LISTEN_ADDR": "127.0.0.1:99999"}, nil, "BROKER_LISTEN_ADDR"},
 		{"listen addr busy", map[string]string{"BROKER_LISTEN_ADDR": busy.Addr().String()}, nil, "BROKER_LISTEN_ADDR"},
 		{"redis url malformed", map[string]string{"REDIS_URL": "http://u:" + leakMark + "@redis:6379"}, nil, "REDIS_URL"},
+		{"delivery default unknown", map[string]string{"BROKER_DELIVERY_DEFAULT": "proxy"}, nil, "BROKER_DELIVERY_DEFAULT"},
+		{"egress default without proxy", map[string]string{"BROKER_DELIVERY_DEFAULT": "egress"}, nil, "BROKER_EGRESS_PROXY_URL"},
+		{"egress proxy with credentials", egress("BROKER_EGRESS_PROXY_URL", "http://u:"+leakMark+"@egress:3128"), nil, "BROKER_EGRESS_PROXY_URL"},
+		{"egress proxy without port", egress("BROKER_EGRESS_PROXY_URL", "http://egress"), nil, "BROKER_EGRESS_PROXY_URL"},
+		{"egress proxy https", egress("BROKER_EGRESS_PROXY_URL", "https://egress:3128"), nil, "BROKER_EGRESS_PROXY_URL"},
+		{"egress proxy with a path", egress("BROKER_EGRESS_PROXY_URL", "http://egress:3128/x"), nil, "BROKER_EGRESS_PROXY_URL"},
+		{"egress proxy without ca", egress("BROKER_EGRESS_CA_CERT", ""), nil, "BROKER_EGRESS_CA_CERT"},
+		{"egress ca without proxy", map[string]string{"BROKER_EGRESS_CA_CERT": certs.ca}, nil, "BROKER_EGRESS_CA_CERT"},
+		{"egress ca missing", egress("BROKER_EGRESS_CA_CERT", certs.ca+".absent"), nil, "BROKER_EGRESS_CA_CERT"},
+		{"egress ca not pem", egress("BROKER_EGRESS_CA_CERT", certs.garbage), nil, "BROKER_EGRESS_CA_CERT"},
+		{"egress ca not a ca", egress("BROKER_EGRESS_CA_CERT", certs.leaf), nil, "BROKER_EGRESS_CA_CERT"},
+		{"egress ca file with its key", egress("BROKER_EGRESS_CA_CERT", certs.caWithKey), nil, "BROKER_EGRESS_CA_CERT"},
+		{"egress lifetime zero", egress("BROKER_EGRESS_LIFETIME", "0"), nil, "BROKER_EGRESS_LIFETIME"},
+		{"egress lifetime over the cap", egress("BROKER_EGRESS_LIFETIME", "200h"), nil, "BROKER_EGRESS_LIFETIME"},
+		{"egress no proxy with spaces", egress("BROKER_EGRESS_NO_PROXY", "a, b"), nil, "BROKER_EGRESS_NO_PROXY"},
+		{"preset with a bad egress host", map[string]string{"BROKER_PRESETS": "acme=ACME_KEY:api.acme.com|10.0.0.1"}, nil, "BROKER_PRESETS"},
 		// The flag wins over its twin: a bad BROKER_WRAP_TTL is not reported
 		// when --wrap-ttl is given; the next bad setting is.
 		{"bad wrap ttl twin under the flag", map[string]string{"BROKER_WRAP_TTL": "abc", "BROKER_CORS_ORIGINS": "notanorigin"}, []string{"--wrap-ttl", "1m"}, "BROKER_CORS_ORIGINS"},
@@ -108,5 +133,33 @@ func TestDeniedNamesAddToBuiltIn(t *testing.T) {
 	}
 	if m := v.CheckName("OPENAI_API_KEY"); m != "" {
 		t.Errorf("OPENAI_API_KEY refused: %s", m)
+	}
+}
+
+// TestEgressSettingsAccepted: a valid egress configuration parses, the CA
+// is re-encoded (certificates only), and presets may name egress hosts.
+func TestEgressSettingsAccepted(t *testing.T) {
+	certs := writeTestCerts(t)
+	env := map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t",
+		"BROKER_DELIVERY_DEFAULT": "egress", "BROKER_EGRESS_PROXY_URL": "http://egress.internal:3128",
+		"BROKER_EGRESS_CA_CERT": certs.ca, "BROKER_PRESETS": "acme=ACME_KEY:api.acme.com|*.acme.io,plain=PLAIN_KEY"}
+	c, err := parseServeConfig(nil, mapEnv(env), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.egress == nil || c.egress.ProxyHost != "egress.internal:3128" || !strings.HasPrefix(c.egress.CAPEM, "-----BEGIN CERTIFICATE-----") ||
+		c.egress.Lifetime != broker.DefaultEgressLifetime || c.egress.NoProxy != broker.DefaultNoProxy {
+		t.Fatalf("egress config %+v", c.egress)
+	}
+	ps, err := c.presets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, p := range ps {
+		got[p.Provider] = p.EgressHosts
+	}
+	if !slices.Equal(got["acme"], []string{"api.acme.com", "*.acme.io"}) || got["plain"] != nil || !slices.Equal(got["openai"], []string{"api.openai.com"}) {
+		t.Fatalf("presets' egress hosts %v", got)
 	}
 }

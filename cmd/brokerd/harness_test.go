@@ -24,16 +24,20 @@ type configured struct {
 	vault        *testenv.Vault
 	roleIDFile   string
 	secretIDFile string
+	// egressd's AppRole files, also written by setup.
+	egressRoleIDFile, egressSecretIDFile string
 }
 
 // setupVault runs the real `brokerd setup` against v with its root token.
 func setupVault(t *testing.T, v *testenv.Vault) configured {
 	t.Helper()
 	dir := t.TempDir()
-	c := configured{vault: v, roleIDFile: filepath.Join(dir, "role_id"), secretIDFile: filepath.Join(dir, "secret_id")}
+	c := configured{vault: v, roleIDFile: filepath.Join(dir, "role_id"), secretIDFile: filepath.Join(dir, "secret_id"),
+		egressRoleIDFile: filepath.Join(dir, "egress_role_id"), egressSecretIDFile: filepath.Join(dir, "egress_secret_id")}
 	var out, errb bytes.Buffer
 	env := map[string]string{"VAULT_ADDR": v.Addr, "VAULT_TOKEN": v.Token}
-	err := run(context.Background(), []string{"setup", "--role-id-file", c.roleIDFile, "--secret-id-file", c.secretIDFile},
+	err := run(context.Background(), []string{"setup", "--role-id-file", c.roleIDFile, "--secret-id-file", c.secretIDFile,
+		"--egress-role-id-file", c.egressRoleIDFile, "--egress-secret-id-file", c.egressSecretIDFile},
 		mapEnv(env), &out, &errb)
 	if err != nil {
 		t.Fatalf("brokerd setup: %v\n%s", err, errb.String())

@@ -238,9 +238,10 @@ func TestOpenAPIDocument(t *testing.T) {
 			}
 		}
 	}
-	// The Secret schema's exact fields, provider nullable.
+	// The Secret schema's exact fields (the Dreadnode-compatible ones plus
+	// egress_hosts), provider nullable.
 	sec := doc.Components.Schemas["Secret"].Value
-	want := []string{"created_at", "fingerprint", "id", "masked_value", "name", "provider", "updated_at", "version"}
+	want := []string{"created_at", "egress_hosts", "fingerprint", "id", "masked_value", "name", "provider", "updated_at", "version"}
 	got := append([]string(nil), sec.Required...)
 	sort.Strings(got)
 	if strings.Join(got, ",") != strings.Join(want, ",") {
@@ -273,7 +274,7 @@ func schemaRefs(s *openapi3.SchemaRef) []string {
 // fail: a wrong type, a missing field, an undocumented status, a bad
 // timestamp and a 429 without Retry-After are all refused.
 func TestOpenAPIValidatorRejects(t *testing.T) {
-	good := `{"id":"7d4f5a2e-1c3b-4d5e-8f90-123456789abc","name":"OPENAI_API_KEY","provider":null,"masked_value":"sk-p••••9","fingerprint":"hmac:0123456789abcdef","version":1,"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05.123Z"}`
+	good := `{"id":"7d4f5a2e-1c3b-4d5e-8f90-123456789abc","name":"OPENAI_API_KEY","provider":null,"masked_value":"sk-p••••9","fingerprint":"hmac:0123456789abcdef","version":1,"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05.123Z","egress_hosts":["api.openai.com"]}`
 	hdr := func(kv ...string) http.Header {
 		h := http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}}
 		for i := 0; i+1 < len(kv); i += 2 {

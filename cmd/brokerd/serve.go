@@ -123,8 +123,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	svc := broker.NewService(broker.Config{
 		Limits: cfg.Limits, DeniedNames: cfg.deniedNames(), Presets: presets,
 		SandboxVaultAddr: cfg.SandboxVaultAddr, WrapTTL: cfg.WrapTTL, MaxWrapTTL: cfg.MaxWrapTTL, NameGrace: cfg.NameGrace, Warn: warn,
-		Observer: metrics,
-	}, broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: st.records, Cache: st.cache})
+		Observer: metrics, DefaultDelivery: cfg.Egress.Delivery, Egress: cfg.egress,
+	}, broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: st.records, Cache: st.cache, Egress: vc})
 	checks := []handlers.Check{
 		{Name: "vault", Required: true, Pinger: vc},
 		{Name: "vault_layout", Required: true, Pinger: vaultx.NewLayoutCheck(vc, 10*time.Second, time.Now)},
@@ -155,7 +155,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	ev := log.Info().Str("addr", ln.Addr().String()).Str("vault", cfg.Vault.Addr).Bool("redis", cfg.RedisURL != "").
-		Str("wrap_ttl", cfg.WrapTTL.String())
+		Str("wrap_ttl", cfg.WrapTTL.String()).Str("delivery_default", cfg.Egress.Delivery).Bool("egress", cfg.egress != nil)
 	if admin != nil {
 		ev = ev.Str("admin_addr", admin.addr)
 	}

@@ -17,12 +17,18 @@ import (
 	"github.com/acme/secretsbroker/internal/buildinfo"
 )
 
-const usage = `usage: sandbox-init write --out PATH
-       sandbox-init exec -- CMD [ARGS...]
+const usage = `usage: sandbox-init write --out PATH [--ca-out PATH]
+       sandbox-init exec [--ca-out PATH] -- CMD [ARGS...]
 
 Looks up the bootstrap token, checks that its creation path is
 <BROKER_KV_MOUNT>/data/sandboxes/<BROKER_SANDBOX_ID>, unwraps it, then writes
 the variables to PATH (mode 0400, for "set -a; . PATH") or runs CMD with them.
+
+An egress bundle (delivery "egress") carries egressd's CA certificate: it is
+not exported but written, after the system roots, to a CA bundle file
+(--ca-out; default PATH.ca.pem for write, $TMPDIR/sandbox-init-<sandbox>-ca.pem
+for exec; mode 0444), and SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE,
+NODE_EXTRA_CA_CERTS and GIT_SSL_CAINFO name that file.
 
 Environment: VAULT_ADDR, BROKER_SANDBOX_ID, BROKER_BOOTSTRAP_TOKEN or
 BROKER_BOOTSTRAP_TOKEN_FILE (a regular file, not a symlink; emptied after use
@@ -41,9 +47,10 @@ sandbox-init --version prints the version, commit and Go version.
 
 // command is a parsed command line.
 type command struct {
-	name string   // "write", "exec" or "version"
-	out  string   // write: destination
-	argv []string // exec: workload argv
+	name  string   // "write", "exec" or "version"
+	out   string   // write: destination
+	caOut string   // the CA bundle of an egress bundle ("": the default)
+	argv  []string // exec: workload argv
 }
 
 func parseArgs(args []string) (command, error) {
@@ -60,6 +67,7 @@ func parseArgs(args []string) (command, error) {
 		return command{name: "version"}, nil
 	case "write":
 		fs.StringVar(&c.out, "out", "", "env file to write")
+		fs.StringVar(&c.caOut, "ca-out", "", "CA bundle file of an egress bundle")
 		if err := fs.Parse(args[1:]); err != nil {
 			return c, err
 		}
@@ -70,6 +78,7 @@ func parseArgs(args []string) (command, error) {
 			return c, fmt.Errorf("write: unexpected argument %q", fs.Arg(0))
 		}
 	case "exec":
+		fs.StringVar(&c.caOut, "ca-out", "", "CA bundle file of an egress bundle")
 		if err := fs.Parse(args[1:]); err != nil {
 			return c, err
 		}
@@ -128,13 +137,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
+	// The CA bundle of an egress bundle, also before the token is spent: a
+	// --ca-out that cannot be written is a configuration error; the
+	// default's failure matters only if the bundle turns out to need it.
+	caPath := cmd.caOut
+	if caPath == "" {
+		caPath = defaultCAOut(cmd, cfg.sandboxID, getenv)
+	}
+	ca := createPendingCA(caPath)
+	defer ca.abort()
+	if ca.err != nil && cmd.caOut != "" {
+		log.Error().Int("exit", exitUsage).Str("error", ca.err.Error()).Msg("configuration error")
+		return fail(exitUsage, ca.err, "configuration error")
+	}
+
 	res, err := bootstrap(ctx, cfg)
 	if err != nil {
 		logFailure(log, cfg, res, err)
 		return err
 	}
+	egress, roots, err := applyEgressCA(res.env, ca, getenv)
+	if err != nil {
+		f := fail(exitFailure, err, "CA bundle not written (the token is spent)")
+		logFailure(log, cfg, res, f)
+		return f
+	}
 	ok := log.Info().Strs("names", slices.Sorted(maps.Keys(res.env))).Int("vault_calls", res.vaultCalls).
 		Str("token_created", res.creationTime)
+	if egress {
+		ok = ok.Str("delivery", "egress").Str("ca_out", caPath).Bool("system_roots", roots)
+	}
 	if res.tokenFile != "" {
 		ok = ok.Str("token_file", res.tokenFile)
 	}
