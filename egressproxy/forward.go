@@ -1,6 +1,7 @@
 package egressproxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -278,9 +279,33 @@ func (p *Proxy) plain(w http.ResponseWriter, r *http.Request, ri *reqInfo, start
 	st := &forwardState{}
 	var scan *tokenScanner
 	if r.Body != nil && r.Body != http.NoBody {
+		// A body of up to plainBodyBuffer is read whole and scanned before
+		// anything is sent; a longer one streams, and a placeholder found
+		// in it aborts the upstream request mid-body.
 		scan = &tokenScanner{}
+		head, err := io.ReadAll(io.LimitReader(r.Body, plainBodyBuffer+1))
+		if err != nil {
+			refuse(w, http.StatusBadRequest, "cannot read the request body")
+			p.logRequest(ri, http.StatusBadRequest, 0, "refused", started, "body unreadable")
+			return
+		}
+		_, _ = scan.Write(head)
+		if len(head) <= plainBodyBuffer {
+			scan.Finish()
+		}
+		if toks := scan.Tokens(); len(toks) > 0 {
+			var fs []finding
+			for _, tok := range toks {
+				fs = append(fs, p.tokenAlert(r.Context(), ri.sandbox, tok, AlertPlainHTTP))
+			}
+			reason := "a placeholder may not travel over plain HTTP (use https)"
+			refuse(w, http.StatusForbidden, reason)
+			p.emit(ri, fs, http.StatusForbidden, 0)
+			p.logRequest(ri, http.StatusForbidden, 0, "refused", started, reason)
+			return
+		}
 		st.onBody = errPlainBodyPlaceholder
-		r.Body = &teeBody{ReadCloser: r.Body, w: scan, abort: true}
+		r.Body = &teeBody{ReadCloser: readCloser{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}, w: scan, abort: true, skip: int64(len(head))}
 	}
 	cw := &countingWriter{ResponseWriter: w}
 	p.rp.ServeHTTP(cw, r.WithContext(context.WithValue(r.Context(), forwardKey{}, st)))
@@ -303,12 +328,27 @@ type teeBody struct {
 	io.ReadCloser
 	w     *tokenScanner
 	abort bool
+	skip  int64 // bytes at the start already scanned
+}
+
+// plainBodyBuffer is how much of a plain-HTTP body is read and scanned
+// before the request is sent.
+const plainBodyBuffer = 1 << 20
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 func (t *teeBody) Read(b []byte) (int, error) {
 	n, err := t.ReadCloser.Read(b)
 	if n > 0 {
-		_, _ = t.w.Write(b[:n])
+		data := b[:n]
+		if t.skip > 0 {
+			k := min(int64(len(data)), t.skip)
+			data, t.skip = data[k:], t.skip-k
+		}
+		_, _ = t.w.Write(data)
 	}
 	if errors.Is(err, io.EOF) {
 		t.w.Finish()
