@@ -17,15 +17,15 @@ const exitAlerts = 3
 // auditCmd reads a Vault file audit log. Its flags apply to both
 // subcommands and may follow them.
 type auditCmd struct {
-	User      string `name:"user" help:"Only entries of this user (X-Broker-User header or users/<user>/ path)."`
-	Secret    string `name:"secret" help:"Only entries about this secret id (timeline only)."`
-	Runtime   string `name:"runtime" help:"Only entries of this runtime (X-Broker-Runtime)."`
-	Sandbox   string `name:"sandbox" help:"Only entries of this sandbox (X-Broker-Sandbox, sandboxes/<id>, or the bootstrap token's creation path)."`
-	RequestID string `name:"request-id" help:"Only entries of this broker request (X-Request-Id; calls made with a bootstrap token carry the id of the request that minted it)."`
-	Since     string `name:"since" placeholder:"TIME" help:"Only entries at or after TIME: RFC 3339, a date (2006-01-02, UTC), or a duration before now (90m)."`
-	Until     string `name:"until" placeholder:"TIME" help:"Only entries before TIME (same forms as --since)."`
+	User      string   `name:"user" help:"Only entries of this user (X-Broker-User header or users/<user>/ path)."`
+	Secret    string   `name:"secret" help:"Only entries about this secret id (timeline only)."`
+	Runtime   string   `name:"runtime" help:"Only entries of this runtime (X-Broker-Runtime)."`
+	Sandbox   string   `name:"sandbox" help:"Only entries of this sandbox (X-Broker-Sandbox, sandboxes/<id>, or the bootstrap token's creation path)."`
+	RequestID string   `name:"request-id" help:"Only entries of this broker request (X-Request-Id; calls made with a bootstrap token carry the id of the request that minted it)."`
+	Since     string   `name:"since" placeholder:"TIME" help:"Only entries at or after TIME: RFC 3339, a date (2006-01-02, UTC), or a duration before now (90m)."`
+	Until     string   `name:"until" placeholder:"TIME" help:"Only entries before TIME (same forms as --since)."`
 	EgressLog []string `name:"egress-log" placeholder:"FILE" help:"egressd's log (JSON lines; repeatable; - for stdin): its substitutions (which sandbox used a secret towards which host) join the timeline, its tripwires the alerts. With it, the Vault audit log FILE is optional."`
-	Match     string `name:"match" placeholder:"VALUE" help:"Only entries holding VALUE in an HMAC'd field (a bootstrap token's accessor, for example): its HMAC is asked from Vault's sys/audit-hash/<--audit-device> with the operator's token. A value that already starts with hmac-sha256: is used as is, without Vault. Do not pass live tokens on the command line."`
+	Match     string   `name:"match" placeholder:"VALUE" help:"Only entries holding VALUE in an HMAC'd field (a bootstrap token's accessor, for example): its HMAC is asked from Vault's sys/audit-hash/<--audit-device> with the operator's token. A value that already starts with hmac-sha256: is used as is, without Vault. Do not pass live tokens on the command line."`
 
 	AuditDevice  string     `name:"audit-device" twin:"BROKER_AUDIT_DEVICE" default:"broker-file" help:"Path of the audit device that wrote the log, for --match ($BROKER_AUDIT_DEVICE)."`
 	TransitMount string     `name:"transit-mount" twin:"BROKER_TRANSIT_MOUNT" default:"transit" help:"The broker's transit mount ($BROKER_TRANSIT_MOUNT), for entries that do not name their mount."`
