@@ -59,13 +59,33 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		}
 	}
 	st.addHits(hits)
-	if resp.Body != nil && resp.Body != http.NoBody {
+	switch {
+	case resp.Body == nil || resp.Body == http.NoBody:
+	case resp.ContentLength >= 0 && resp.ContentLength <= wholeBodyMax:
+		// A body of known, modest length is read whole, redacted and sent
+		// with its new length (no chunking for what was not chunked).
+		b, err := io.ReadAll(io.LimitReader(resp.Body, wholeBodyMax+1))
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		h := make([]int, len(st.pairs))
+		out, _ := redact(b, st.pairs, true, h)
+		st.addHits(h)
+		resp.Body = io.NopCloser(bytes.NewReader(out))
+		resp.ContentLength = int64(len(out))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
+	default:
 		resp.Header.Del("Content-Length")
 		resp.ContentLength = -1
 		resp.Body = newRedactor(resp.Body, st.pairs, st.addHits)
 	}
 	return nil
 }
+
+// wholeBodyMax is the largest answer with a Content-Length that is
+// redacted whole; a larger or chunked one streams through the redactor.
+const wholeBodyMax = 256 << 10
 
 func (st *forwardState) addHits(h []int) {
 	st.mu.Lock()

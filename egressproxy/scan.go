@@ -140,7 +140,7 @@ type redactor struct {
 }
 
 func newRedactor(src io.ReadCloser, pairs []pair, done func(hits []int)) *redactor {
-	return &redactor{src: src, pairs: pairs, buf: make([]byte, 32<<10), hits: make([]int, len(pairs)), done: done}
+	return &redactor{src: src, pairs: pairs, buf: make([]byte, 8<<10), hits: make([]int, len(pairs)), done: done}
 }
 
 func (r *redactor) Read(p []byte) (int, error) {

@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.VaultBin, err = findVault(ctx, cfg.VaultBin, root); err != nil {
 		return err
 	}
-	if cfg.BrokerdBin == "" {
+	if cfg.BrokerdBin == "" && !cfg.EgressOnly {
 		logf("building brokerd (release build)")
 		if cfg.BrokerdBin, err = buildBrokerd(ctx, cfg.GoBin, root, work); err != nil {
 			return err
