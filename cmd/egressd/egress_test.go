@@ -378,6 +378,19 @@ func TestForeignPlaceholderAndMissingCredentials(t *testing.T) {
 		t.Fatalf("no foreign_sandbox alert naming both sandboxes:\n%s", logs)
 	}
 	auditAlerts(t, p.saveLogs(t), a.id, b.id, id)
+	// The metric counts it, with no id as a label.
+	mresp, metrics, err := get(t, &http.Client{Timeout: 5 * time.Second}, "http://"+p.admin+"/metrics", "")
+	if err != nil || mresp.StatusCode != 200 || !strings.Contains(metrics, `egressd_alerts_total{kind="foreign_sandbox"} 1`) {
+		t.Fatalf("metrics: %v\n%s", err, metrics)
+	}
+	for _, s := range []string{a.id, b.id, id, user} {
+		if strings.Contains(metrics, s) {
+			t.Fatalf("an id (%s) in /metrics", s)
+		}
+	}
+	if r, _, err := get(t, &http.Client{Timeout: 5 * time.Second}, "http://"+p.admin+"/readyz", ""); err != nil || r.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", r, err)
+	}
 
 	for name, sb := range map[string]*sandbox{"none": nil, "wrong": {id: a.id, pass: "wrong-password"}} {
 		_, _, err := get(t, w.client(t, p, sb, up), "https://"+openai+"/", "")
