@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"maps"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/acme/secretsbroker/egressproxy"
 )
 
 const leakMark = "LEAKMARK"
@@ -75,5 +78,37 @@ func TestVersion(t *testing.T) {
 	out, errs, code := runEnv(nil, "--version")
 	if code != 0 || strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "egressd ") || !strings.Contains(out, runtime.Version()) {
 		t.Fatalf("--version: exit %d %q %q", code, out, errs)
+	}
+}
+
+// init-ca writes a CA egressd serve accepts, and a second run keeps it.
+func TestInitCAWritesAUsableCAOnce(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"EGRESS_CA_CERT": filepath.Join(dir, "ca.pem"), "EGRESS_CA_KEY": filepath.Join(dir, "ca.key")}
+	out, errs, code := runEnv(env, "init-ca")
+	if code != 0 || !strings.Contains(out, "written") {
+		t.Fatalf("init-ca: exit %d %q %q", code, out, errs)
+	}
+	cert, _ := os.ReadFile(env["EGRESS_CA_CERT"])
+	key, _ := os.ReadFile(env["EGRESS_CA_KEY"])
+	if st, err := os.Stat(env["EGRESS_CA_KEY"]); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: %v %v", st, err)
+	}
+	ca, err := egressproxy.NewCA(cert, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.Leaf("api.openai.com"); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = runEnv(env, "init-ca")
+	if again, _ := os.ReadFile(env["EGRESS_CA_CERT"]); code != 0 || !strings.Contains(out, "already") || string(again) != string(cert) {
+		t.Fatalf("second init-ca: exit %d %q", code, out)
+	}
+	if err := os.Remove(env["EGRESS_CA_KEY"]); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := runEnv(env, "init-ca"); code != 2 || !strings.Contains(errs, "only one") {
+		t.Fatalf("init-ca with only the certificate: exit %d %q", code, errs)
 	}
 }
