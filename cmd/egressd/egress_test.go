@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/internal/testenv"
+	"github.com/acme/secretsbroker/layout"
 )
 
 const openai = "api.openai.com"
@@ -468,5 +468,35 @@ func TestPlaceholderInQueryOrBodyIsNotSubstituted(t *testing.T) {
 	}
 }
 
-var _ = tls.VersionTLS12
-var _ = broker.PlaceholderMarker
+// An expired sandbox (its egress lifetime over) is refused like wrong
+// credentials; an upstream whose certificate egressd cannot verify gets
+// nothing (502).
+func TestExpiredSandboxAndUnverifiedUpstream(t *testing.T) {
+	w := newWorld(t)
+	user := testenv.RandID("u")
+	id := w.secret(t, user, "OPENAI_API_KEY", "sk-proj-VALUE-expired-0123456789")
+	up := newUpstream(t, openai, nil)
+	rogue := newUpstream(t, "api.anthropic.com", nil)
+	// The rogue upstream is resolved but its CA is not among egressd's roots.
+	p := w.startEgressd(t, []*upstream{up}, map[string]string{"EGRESS_INTERCEPT": "all",
+		"EGRESS_RESOLVE": openai + "=" + up.addr() + ",api.anthropic.com=" + rogue.addr()})
+	sb := w.provision(t, user, map[string][]string{id: {openai}})
+	resp, body, err := get(t, w.client(t, p, sb, up), "https://api.anthropic.com/", "")
+	if err != nil || resp.StatusCode != http.StatusBadGateway || len(rogue.received()) != 0 {
+		t.Fatalf("unverified upstream: %v %q %v (it received %d)", resp, body, err, len(rogue.received()))
+	}
+	rec := broker.SandboxEgress{SandboxID: sb.id, RuntimeID: sb.runtime, UserID: user, CredentialHash: broker.CredentialHash(sb.pass),
+		Hosts: []string{openai}, ExpiresAt: time.Now().Add(-time.Second)}
+	w.kvPut(t, layout.EgressSandboxPath(sb.id), rec)
+	deadline := time.Now().Add(6 * time.Second)
+	for {
+		_, _, err := get(t, w.client(t, p, sb, up), "https://"+openai+"/", "")
+		if err != nil && strings.Contains(err.Error(), "Proxy Authentication Required") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("expired sandbox still served: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
