@@ -126,7 +126,7 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 	started := time.Now()
 	ci, _ := r.Context().Value(connInfoKey{}).(connInfo)
-	ri := &reqInfo{id: newRequestID(), method: r.Method, kind: "intercepted", host: ci.host, path: r.URL.Path}
+	ri := &reqInfo{id: newRequestID(), method: r.Method, kind: "intercepted", host: ci.host, path: logSafe(r.URL.Path)}
 	sb, fail := p.authenticate(r.Context(), ci.sandboxID, ci.pass)
 	if fail != nil {
 		ri.sandbox.SandboxID = ci.sandboxID

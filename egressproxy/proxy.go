@@ -223,14 +223,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ri := &reqInfo{id: newRequestID(), method: r.Method, kind: "plain"}
 	if r.Method == http.MethodConnect {
 		ri.kind = "connect"
-		ri.host = hostOnly(r.Host)
+		ri.host = logSafe(hostOnly(r.Host))
 	} else {
 		if !r.URL.IsAbs() || r.URL.Scheme != "http" {
 			refuse(w, http.StatusBadRequest, "egressd is a forward proxy: send CONNECT, or an absolute http:// URL")
 			p.logRequest(ri, http.StatusBadRequest, 0, "refused", started, "not a proxy request")
 			return
 		}
-		ri.host, ri.path = strings.ToLower(r.URL.Hostname()), r.URL.Path
+		ri.host, ri.path = logSafe(strings.ToLower(r.URL.Hostname())), logSafe(r.URL.Path)
 	}
 	user, pass, _ := proxyCredentials(r)
 	sb, fail := p.authenticate(r.Context(), user, pass)
@@ -274,4 +274,22 @@ func hostOnly(hostport string) string {
 // hostAllowedUnderDeny reports whether default-deny lets host through.
 func (p *Proxy) hostAllowedUnderDeny(sb broker.SandboxEgress, host string) bool {
 	return !p.cfg.DefaultDeny || broker.EgressHostAllowed(sb.Hosts, host) || broker.EgressHostAllowed(p.cfg.AllowHosts, host)
+}
+
+// logSafe is s with every placeholder token replaced by the marker and
+// "[redacted]": no log line holds a placeholder (a path may).
+func logSafe(s string) string {
+	ms := broker.FindPlaceholders([]byte(s))
+	if len(ms) == 0 {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range ms {
+		b.WriteString(s[last:m.Start])
+		b.WriteString(broker.PlaceholderMarker + "[redacted]")
+		last = m.End
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }

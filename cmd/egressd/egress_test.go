@@ -454,7 +454,7 @@ func TestPlaceholderInQueryOrBodyIsNotSubstituted(t *testing.T) {
 	ph := sb.placeholders[id].String()
 	c := w.client(t, p, sb, up)
 	big := strings.Repeat("x", 100000) + " " + ph + `"` + strings.Repeat("y", 100000)
-	resp, err := c.Post("https://"+openai+"/v1/chat?key="+ph, "text/plain", strings.NewReader(big))
+	resp, err := c.Post("https://"+openai+"/v1/chat/"+ph+"?key="+ph, "text/plain", strings.NewReader(big))
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("%v %v", resp, err)
 	}
@@ -465,6 +465,9 @@ func TestPlaceholderInQueryOrBodyIsNotSubstituted(t *testing.T) {
 	logs := p.logs.String()
 	if !strings.Contains(logs, `"alert":"placeholder_in_query"`) || !strings.Contains(logs, `"alert":"placeholder_in_body"`) {
 		t.Fatalf("missing alerts:\n%s", logs)
+	}
+	if strings.Contains(logs, sb.placeholders[id].Token) || !strings.Contains(logs, `"path":"/v1/chat/sk-probph_[redacted]"`) {
+		t.Fatalf("a placeholder in egressd's log (the path is logged without it):\n%s", logs)
 	}
 }
 
