@@ -239,7 +239,12 @@ func TestOtherHostsAreTunnelledOrRefusedUnderDefaultDeny(t *testing.T) {
 		t.Fatalf("intercepted: %v %v", resp, err)
 	}
 
-	deny := w.startEgressd(t, []*upstream{up, other}, map[string]string{"EGRESS_DEFAULT_DENY": "1", "EGRESS_ALLOW_HOSTS": "allowed.example.com"})
+	allowed := newUpstream(t, "mirror.example.com", nil)
+	deny := w.startEgressd(t, []*upstream{up, other, allowed}, map[string]string{"EGRESS_DEFAULT_DENY": "1", "EGRESS_ALLOW_HOSTS": "*.example.com"})
+	if resp, _, err := get(t, w.client(t, deny, sb, allowed), "https://mirror.example.com/", ""); err != nil || resp.StatusCode != 200 ||
+		resp.TLS.PeerCertificates[0].Issuer.CommonName != "upstream CA for mirror.example.com" {
+		t.Fatalf("a host of EGRESS_ALLOW_HOSTS under default deny (tunnelled): %v %v", resp, err)
+	}
 	out, err := sandboxCmd(t, deny, sb, w.caBundle(t, up, other), "curl", "-sS", "-v", "https://api.anthropic.com/v1")
 	if err == nil || !strings.Contains(out, "403") {
 		t.Fatalf("curl under default deny: %v\n%s", err, out)
