@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Static brokerd, brokerctl and sandbox-init on a small non-root runtime image.
+# Static brokerd, brokerctl, sandbox-init and egressd on a small non-root runtime image.
 #   docker build -t secretsbroker .
 
 FROM golang:1.26 AS build
@@ -9,7 +9,7 @@ COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    go build -ldflags="-s -w" -o /out/ ./cmd/brokerd ./cmd/brokerctl ./cmd/sandbox-init
+    go build -ldflags="-s -w" -o /out/ ./cmd/brokerd ./cmd/brokerctl ./cmd/sandbox-init ./cmd/egressd
 
 # Alpine rather than distroless: the example sandbox and the compose healthchecks need a shell.
 FROM alpine:3.22

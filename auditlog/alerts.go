@@ -56,7 +56,12 @@ type Alert struct {
 	Accessor       string `json:"accessor,omitempty"`
 	RemoteAddress  string `json:"remote_address,omitempty"`
 	VaultRequestID string `json:"vault_request_id,omitempty"`
-	Source         string `json:"source"` // "vault-audit" or "sandbox-init"
+	// SecretID, Host and PlaceholderSandboxID are set on egressd's
+	// tripwires (AlertEgress).
+	SecretID             string `json:"secret_id,omitempty"`
+	Host                 string `json:"host,omitempty"`
+	PlaceholderSandboxID string `json:"placeholder_sandbox_id,omitempty"`
+	Source               string `json:"source"` // "vault-audit", "sandbox-init" or "egressd"
 
 	hmacs []string
 }

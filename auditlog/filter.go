@@ -8,7 +8,7 @@ import (
 // Filter selects entries and alerts. Empty fields select everything.
 type Filter struct {
 	User      string
-	SecretID  string // entries only: alerts name no secret
+	SecretID  string // entries, egressd events and egressd's alerts (Vault's alerts name no secret)
 	RuntimeID string
 	SandboxID string
 	RequestID string
@@ -44,10 +44,10 @@ func (f Filter) Match(e Entry) bool {
 	return f.common(e.Time, e.User, e.RuntimeID, e.SandboxID, e.RequestID, e.HMACs)
 }
 
-// MatchAlert reports whether f selects a. An alert never matches a SecretID
-// filter.
+// MatchAlert reports whether f selects a. Only an alert naming the secret
+// (egressd's) matches a SecretID filter.
 func (f Filter) MatchAlert(a Alert) bool {
-	if f.SecretID != "" {
+	if f.SecretID != "" && a.SecretID != f.SecretID {
 		return false
 	}
 	hmacs := a.hmacs

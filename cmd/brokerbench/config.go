@@ -27,8 +27,11 @@ type config struct {
 	EvalSecrets int    // secrets selected by an evaluation
 	EvalConc    int    // cap on concurrent evaluations
 	WrapTTL     time.Duration
-	Rounds      int  // broker and floor alternate this many times per phase
-	Keep        bool // keep the work directory (logs)
+	Rounds      int   // broker and floor alternate this many times per phase
+	Keep        bool  // keep the work directory (logs)
+	Egress      bool  // run the egress phase (egressd vs direct)
+	EgressOnly  bool  // run only the egress phase (no Redis, no brokerd)
+	EgressConc  []int // concurrencies of the egress phase
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -53,6 +56,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.WrapTTL, "wrap-ttl", 5*time.Minute, "bootstrap token TTL (broker and floor)")
 	fs.IntVar(&c.Rounds, "rounds", 6, "rounds per phase, alternating broker and floor (evens out load from elsewhere on the host)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the work directory with the servers' logs")
+	fs.BoolVar(&c.Egress, "egress", true, "run the egress phase: a request with a substitution through egressd vs straight to the upstream")
+	fs.BoolVar(&c.EgressOnly, "egress-only", false, "run only the egress phase")
+	var egressConc string
+	fs.StringVar(&egressConc, "egress-conc", "1,32,64", "concurrencies of the egress phase (64: egressd's RSS is reported)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -65,6 +72,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			return c, fmt.Errorf("-conc %q: want comma-separated numbers 1-1024", conc)
 		}
 		c.Conc = append(c.Conc, n)
+	}
+	for _, s := range strings.Split(egressConc, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 1024 {
+			return c, fmt.Errorf("-egress-conc %q: want comma-separated numbers 1-1024", egressConc)
+		}
+		c.EgressConc = append(c.EgressConc, n)
 	}
 	known := map[string]bool{}
 	for _, o := range allOps() {

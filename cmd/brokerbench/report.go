@@ -42,6 +42,7 @@ type report struct {
 	Duration time.Duration
 	Config   config
 	FinalRSS int64
+	Egress   egressReport
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
@@ -55,6 +56,7 @@ func (rep report) write(stdout io.Writer, dir string) error {
 	var txt strings.Builder
 	rep.table(&txt)
 	rep.targets(&txt)
+	rep.Egress.write(&txt)
 	if _, err := io.WriteString(stdout, txt.String()); err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.VaultBin, err = findVault(ctx, cfg.VaultBin, root); err != nil {
 		return err
 	}
-	if cfg.BrokerdBin == "" {
+	if cfg.BrokerdBin == "" && !cfg.EgressOnly {
 		logf("building brokerd (release build)")
 		if cfg.BrokerdBin, err = buildBrokerd(ctx, cfg.GoBin, root, work); err != nil {
 			return err
@@ -61,6 +61,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer v.stop()
+	if cfg.EgressOnly {
+		er, err := runEgress(ctx, cfg, root, work, v, logf)
+		if err != nil {
+			return err
+		}
+		if cfg.Out == "" {
+			cfg.Out = filepath.Join(root, "bench", "out")
+		}
+		var txt strings.Builder
+		er.write(&txt)
+		fmt.Fprint(stdout, txt.String())
+		if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(cfg.Out, "egress.txt"), []byte(txt.String()), 0o644)
+	}
 	rp, redisURL, err := startRedis(ctx, cfg.RedisBin, work)
 	if err != nil {
 		return err
@@ -147,7 +163,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	peak, _ := peakRSS(bd.pid())
-	rep := report{Rows: rows, Machine: machine(ctx, cfg), Duration: time.Since(start), Config: cfg, FinalRSS: peak}
+	var er egressReport
+	if cfg.Egress {
+		if er, err = runEgress(ctx, cfg, root, work, v, logf); err != nil {
+			return err
+		}
+	}
+	rep := report{Rows: rows, Machine: machine(ctx, cfg), Duration: time.Since(start), Config: cfg, FinalRSS: peak, Egress: er}
 	if bd.exited() {
 		return errors.New("brokerd exited during the run")
 	}

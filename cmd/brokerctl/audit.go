@@ -17,14 +17,15 @@ const exitAlerts = 3
 // auditCmd reads a Vault file audit log. Its flags apply to both
 // subcommands and may follow them.
 type auditCmd struct {
-	User      string `name:"user" help:"Only entries of this user (X-Broker-User header or users/<user>/ path)."`
-	Secret    string `name:"secret" help:"Only entries about this secret id (timeline only)."`
-	Runtime   string `name:"runtime" help:"Only entries of this runtime (X-Broker-Runtime)."`
-	Sandbox   string `name:"sandbox" help:"Only entries of this sandbox (X-Broker-Sandbox, sandboxes/<id>, or the bootstrap token's creation path)."`
-	RequestID string `name:"request-id" help:"Only entries of this broker request (X-Request-Id; calls made with a bootstrap token carry the id of the request that minted it)."`
-	Since     string `name:"since" placeholder:"TIME" help:"Only entries at or after TIME: RFC 3339, a date (2006-01-02, UTC), or a duration before now (90m)."`
-	Until     string `name:"until" placeholder:"TIME" help:"Only entries before TIME (same forms as --since)."`
-	Match     string `name:"match" placeholder:"VALUE" help:"Only entries holding VALUE in an HMAC'd field (a bootstrap token's accessor, for example): its HMAC is asked from Vault's sys/audit-hash/<--audit-device> with the operator's token. A value that already starts with hmac-sha256: is used as is, without Vault. Do not pass live tokens on the command line."`
+	User      string   `name:"user" help:"Only entries of this user (X-Broker-User header or users/<user>/ path)."`
+	Secret    string   `name:"secret" help:"Only entries about this secret id (timeline only)."`
+	Runtime   string   `name:"runtime" help:"Only entries of this runtime (X-Broker-Runtime)."`
+	Sandbox   string   `name:"sandbox" help:"Only entries of this sandbox (X-Broker-Sandbox, sandboxes/<id>, or the bootstrap token's creation path)."`
+	RequestID string   `name:"request-id" help:"Only entries of this broker request (X-Request-Id; calls made with a bootstrap token carry the id of the request that minted it)."`
+	Since     string   `name:"since" placeholder:"TIME" help:"Only entries at or after TIME: RFC 3339, a date (2006-01-02, UTC), or a duration before now (90m)."`
+	Until     string   `name:"until" placeholder:"TIME" help:"Only entries before TIME (same forms as --since)."`
+	EgressLog []string `name:"egress-log" placeholder:"FILE" help:"egressd's log (JSON lines; repeatable; - for stdin): its substitutions (which sandbox used a secret towards which host) join the timeline, its tripwires the alerts. With it, the Vault audit log FILE is optional."`
+	Match     string   `name:"match" placeholder:"VALUE" help:"Only entries holding VALUE in an HMAC'd field (a bootstrap token's accessor, for example): its HMAC is asked from Vault's sys/audit-hash/<--audit-device> with the operator's token. A value that already starts with hmac-sha256: is used as is, without Vault. Do not pass live tokens on the command line."`
 
 	AuditDevice  string     `name:"audit-device" twin:"BROKER_AUDIT_DEVICE" default:"broker-file" help:"Path of the audit device that wrote the log, for --match ($BROKER_AUDIT_DEVICE)."`
 	TransitMount string     `name:"transit-mount" twin:"BROKER_TRANSIT_MOUNT" default:"transit" help:"The broker's transit mount ($BROKER_TRANSIT_MOUNT), for entries that do not name their mount."`
@@ -35,13 +36,13 @@ type auditCmd struct {
 }
 
 type auditTimelineCmd struct {
-	File   string        `arg:"" optional:"" name:"FILE" help:"Vault file audit log; - or nothing for stdin."`
+	File   string        `arg:"" optional:"" name:"FILE" help:"Vault file audit log; - or nothing for stdin (nothing: none, with --egress-log)."`
 	Follow bool          `name:"follow" short:"f" help:"Keep reading as the log grows (handles truncation and rotation) until interrupted."`
 	Poll   time.Duration `name:"poll" default:"250ms" hidden:"" help:"How often --follow looks for new lines."`
 }
 
 type auditAlertsCmd struct {
-	File       string   `arg:"" optional:"" name:"FILE" help:"Vault file audit log; - or nothing for stdin."`
+	File       string   `arg:"" optional:"" name:"FILE" help:"Vault file audit log; - or nothing for stdin (nothing: none, with --egress-log)."`
 	SandboxLog []string `name:"sandbox-log" type:"path" placeholder:"FILE" help:"sandbox-init's stderr (JSON lines; repeatable): exit 5 (creation path mismatch) and exit 4 (token refused) become alerts."`
 	Now        string   `name:"now" placeholder:"TIME" help:"Judge bootstrap token expiry as of TIME (same forms as --since; default: the time of the log's last entry)."`
 }
@@ -96,6 +97,27 @@ func (c *auditTimelineCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
+	egress, err := a.readEgressLogs(ac.EgressLog, c.File)
+	if err != nil {
+		return err
+	}
+	if len(ac.EgressLog) > 0 {
+		if c.Follow {
+			return usagef("--follow does not apply with --egress-log")
+		}
+		if c.File != "" {
+			if err := c.vaultTimeline(a, f); err != nil {
+				return err
+			}
+		}
+		return renderEgress(a.stdout, a.cli.JSON, f, egress)
+	}
+	return c.vaultTimeline(a, f)
+}
+
+// vaultTimeline prints the Vault audit log's timeline.
+func (c *auditTimelineCmd) vaultTimeline(a *app, f auditlog.Filter) error {
+	ac := &a.cli.Audit
 	src, err := a.openAuditLog(c.File)
 	if err != nil {
 		return err
@@ -124,8 +146,8 @@ func (c *auditTimelineCmd) Run(a *app) error {
 
 func (c *auditAlertsCmd) Run(a *app) error {
 	ac := &a.cli.Audit
-	if ac.Secret != "" {
-		return usagef("--secret does not apply to alerts (they name no secret): filter by --user, --sandbox, --runtime or --request-id")
+	if ac.Secret != "" && len(ac.EgressLog) == 0 {
+		return usagef("--secret does not apply to Vault's alerts (they name no secret): filter by --user, --sandbox, --runtime or --request-id, or add --egress-log")
 	}
 	f, err := ac.filter(a, time.Now())
 	if err != nil {
@@ -143,18 +165,31 @@ func (c *auditAlertsCmd) Run(a *app) error {
 		}
 		extra = append(extra, as...)
 	}
-	src, err := a.openAuditLog(c.File)
+	egress, err := a.readEgressLogs(ac.EgressLog, c.File)
 	if err != nil {
 		return err
 	}
-	defer src.Close()
-	s := auditlog.NewStream(ac.streamOptions())
-	if err := src.readAll(a.ctx, s); err != nil {
-		return err
+	for _, e := range egress {
+		if al, ok := e.AsAlert(); ok {
+			extra = append(extra, al)
+		}
 	}
-	s.Close()
-	reportMalformed(a, s.Stats())
-	all := append(s.Alerts(judgeAt), extra...)
+	var all []auditlog.Alert
+	if len(ac.EgressLog) == 0 || c.File != "" {
+		src, err := a.openAuditLog(c.File)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		s := auditlog.NewStream(ac.streamOptions())
+		if err := src.readAll(a.ctx, s); err != nil {
+			return err
+		}
+		s.Close()
+		reportMalformed(a, s.Stats())
+		all = s.Alerts(judgeAt)
+	}
+	all = append(all, extra...)
 	auditlog.SortAlerts(all)
 	var found []auditlog.Alert
 	for _, al := range all {

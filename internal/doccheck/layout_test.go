@@ -100,16 +100,17 @@ func TestLayoutListsEveryPackage(t *testing.T) {
 func TestImportDirection(t *testing.T) {
 	pkgs := goPackages(t)
 	rules := map[string][]string{ // package -> the module packages it may import
-		"broker":   nil,
-		"layout":   nil,
-		"envfile":  nil,
-		"auditlog": {"layout"},
-		"client":   {"broker"},
-		"vaultx":   {"broker", "layout", "rotation", "internal/atomicfile"}, // rotation: like broker, a domain package vaultx implements
-		"redisx":   {"broker"},
-		"inproc":   {"broker"},
-		"rotation": {"broker"},
-		"handlers": {"broker"},
+		"broker":      nil,
+		"layout":      nil,
+		"envfile":     nil,
+		"auditlog":    {"layout"},
+		"client":      {"broker"},
+		"vaultx":      {"broker", "layout", "rotation", "internal/atomicfile"}, // rotation: like broker, a domain package vaultx implements
+		"redisx":      {"broker"},
+		"inproc":      {"broker"},
+		"rotation":    {"broker"},
+		"handlers":    {"broker"},
+		"egressproxy": {"broker"},
 	}
 	for dir, imports := range pkgs {
 		allowed, ok := rules[dir]

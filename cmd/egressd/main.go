@@ -1,0 +1,18 @@
+// Command egressd is the egress proxy of egress delivery: `egressd serve`
+// swaps sandboxes' placeholders for their secrets' values on requests to
+// the hosts those secrets belong to (package egressproxy).
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
