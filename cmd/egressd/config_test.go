@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/acme/secretsbroker/egressproxy"
+	"github.com/acme/secretsbroker/internal/testenv"
 )
 
 const leakMark = "LEAKMARK"
@@ -19,9 +20,9 @@ const leakMark = "LEAKMARK"
 // by these tests (they stop at the settings).
 func baseEnv(t *testing.T) map[string]string {
 	dir := t.TempDir()
-	ca := newTestCA(t, "egress CA")
-	writeFile(t, filepath.Join(dir, "ca.pem"), ca.certPEM)
-	writeFile(t, filepath.Join(dir, "ca.key"), ca.keyPEM)
+	ca := testenv.NewCA(t, "egress CA")
+	writeFile(t, filepath.Join(dir, "ca.pem"), ca.CertPEM)
+	writeFile(t, filepath.Join(dir, "ca.key"), ca.KeyPEM)
 	return map[string]string{
 		"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "hvs." + leakMark + "_token",
 		"REDIS_URL":      "redis://u:" + leakMark + "_pw@127.0.0.1:1/0",

@@ -73,8 +73,8 @@ func TestCurlAndRequestsGetTheValueUpstreamOnly(t *testing.T) {
 	const value = "sk-proj-REALVALUE-0123456789abcdefghij"
 	user := testenv.RandID("u")
 	id := w.secret(t, user, "OPENAI_API_KEY", value)
-	up := newUpstream(t, openai, echoAuth)
-	p := w.startEgressd(t, []*upstream{up}, nil)
+	up := testenv.NewUpstream(t, openai, echoAuth)
+	p := w.startEgressd(t, []*testenv.Upstream{up}, nil)
 	sb := w.provision(t, user, map[string][]string{id: {openai}})
 	ph := sb.placeholders[id].String()
 	bundle := w.caBundle(t, up)
@@ -102,7 +102,7 @@ func TestCurlAndRequestsGetTheValueUpstreamOnly(t *testing.T) {
 	if lines[0] != "200" || lines[1] != "Bearer "+ph || strings.Contains(out, value) {
 		t.Fatalf("python read %q: want 200 and the placeholder in header and body", out)
 	}
-	got := up.received()
+	got := up.Received()
 	if len(got) != 2 {
 		t.Fatalf("upstream received %d requests, want 2", len(got))
 	}
@@ -114,7 +114,7 @@ func TestCurlAndRequestsGetTheValueUpstreamOnly(t *testing.T) {
 			t.Fatal("the proxy credentials reached the upstream")
 		}
 	}
-	logs := p.logs.String()
+	logs := p.logsWhen(func(l string) bool { return strings.Count(l, `"alert":"reflection"`) == 2 })
 	for _, enc := range testenv.Encodings(value) {
 		if strings.Contains(logs, enc) {
 			t.Fatalf("egressd's log holds the value (%q)", enc)
@@ -132,8 +132,8 @@ func TestBasicAuthIsSubstitutedInsideTheCredential(t *testing.T) {
 	const value = "ghp_REALVALUE0123456789"
 	user := testenv.RandID("u")
 	id := w.secret(t, user, "GITHUB_TOKEN", value)
-	up := newUpstream(t, "github.com", nil)
-	p := w.startEgressd(t, []*upstream{up}, nil)
+	up := testenv.NewUpstream(t, "github.com", nil)
+	p := w.startEgressd(t, []*testenv.Upstream{up}, nil)
 	sb := w.provision(t, user, map[string][]string{id: {"github.com"}})
 	req, _ := http.NewRequest("GET", "https://github.com/acme/repo.git/info/refs", nil)
 	req.SetBasicAuth("x-access-token", sb.placeholders[id].String())
@@ -142,7 +142,7 @@ func TestBasicAuthIsSubstitutedInsideTheCredential(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	u, pw, ok := up.received()[0].BasicAuth()
+	u, pw, ok := up.Received()[0].BasicAuth()
 	if resp.StatusCode != 200 || !ok || u != "x-access-token" || pw != value {
 		t.Fatalf("status %d, upstream basic auth %q:%q", resp.StatusCode, u, pw)
 	}
@@ -170,25 +170,25 @@ func TestInterceptAllRefusesAPlaceholderToAnotherHost(t *testing.T) {
 	w := newWorld(t)
 	user := testenv.RandID("u")
 	id := w.secret(t, user, "OPENAI_API_KEY", "sk-proj-VALUE-wronghost-0123456789")
-	up := newUpstream(t, openai, nil)
-	other := newUpstream(t, "api.anthropic.com", nil)
-	p := w.startEgressd(t, []*upstream{up, other}, map[string]string{"EGRESS_INTERCEPT": "all"})
+	up := testenv.NewUpstream(t, openai, nil)
+	other := testenv.NewUpstream(t, "api.anthropic.com", nil)
+	p := w.startEgressd(t, []*testenv.Upstream{up, other}, map[string]string{"EGRESS_INTERCEPT": "all"})
 	sb := w.provision(t, user, map[string][]string{id: {openai}})
 	bundle := w.caBundle(t, up, other)
 	out, err := sandboxCmd(t, p, sb, bundle, "curl", "-sS", "-o", "/dev/stderr", "-w", "%{http_code}", "-H", "Authorization: Bearer "+sb.placeholders[id].String(), "https://api.anthropic.com/v1/messages")
 	if err != nil || !strings.HasSuffix(out, "403") {
 		t.Fatalf("curl: %v %q, want 403", err, out)
 	}
-	if n := len(other.received()); n != 0 {
+	if n := len(other.Received()); n != 0 {
 		t.Fatalf("the other upstream received %d requests", n)
 	}
-	logs := p.logs.String()
+	logs := p.logsWhen(func(l string) bool { return strings.Contains(l, `"alert":"wrong_host"`) })
 	if !strings.Contains(logs, `"alert":"wrong_host"`) {
 		t.Fatalf("no wrong_host alert:\n%s", logs)
 	}
 	// A request without a placeholder to that host is intercepted and forwarded.
 	resp, _, err := get(t, w.client(t, p, sb, up, other), "https://api.anthropic.com/ok", "")
-	if err != nil || resp.StatusCode != 200 || len(other.received()) != 1 {
+	if err != nil || resp.StatusCode != 200 || len(other.Received()) != 1 {
 		t.Fatalf("plain request under intercept=all: %v %v", resp, err)
 	}
 	auditAlerts(t, p.saveLogs(t), id, sb.id)
@@ -218,9 +218,9 @@ func TestOtherHostsAreTunnelledOrRefusedUnderDefaultDeny(t *testing.T) {
 	w := newWorld(t)
 	user := testenv.RandID("u")
 	id := w.secret(t, user, "OPENAI_API_KEY", "sk-proj-VALUE-tunnel-0123456789")
-	up := newUpstream(t, openai, nil)
-	other := newUpstream(t, "api.anthropic.com", nil)
-	p := w.startEgressd(t, []*upstream{up, other}, nil)
+	up := testenv.NewUpstream(t, openai, nil)
+	other := testenv.NewUpstream(t, "api.anthropic.com", nil)
+	p := w.startEgressd(t, []*testenv.Upstream{up, other}, nil)
 	sb := w.provision(t, user, map[string][]string{id: {openai}})
 	ph := sb.placeholders[id].String()
 	resp, _, err := get(t, w.client(t, p, sb, up, other), "https://api.anthropic.com/v1", "Bearer "+ph)
@@ -230,7 +230,7 @@ func TestOtherHostsAreTunnelledOrRefusedUnderDefaultDeny(t *testing.T) {
 	if iss := resp.TLS.PeerCertificates[0].Issuer.CommonName; iss != "upstream CA for api.anthropic.com" {
 		t.Fatalf("tunnelled: the client saw a certificate issued by %q, want the upstream's own", iss)
 	}
-	if a := other.received()[0].Header.Get("Authorization"); a != "Bearer "+ph {
+	if a := other.Received()[0].Header.Get("Authorization"); a != "Bearer "+ph {
 		t.Fatalf("tunnelled request carried %q, want the placeholder untouched", a)
 	}
 	// The sandbox's own host is intercepted: the egress CA's leaf.
@@ -239,8 +239,8 @@ func TestOtherHostsAreTunnelledOrRefusedUnderDefaultDeny(t *testing.T) {
 		t.Fatalf("intercepted: %v %v", resp, err)
 	}
 
-	allowed := newUpstream(t, "mirror.example.com", nil)
-	deny := w.startEgressd(t, []*upstream{up, other, allowed}, map[string]string{"EGRESS_DEFAULT_DENY": "1", "EGRESS_ALLOW_HOSTS": "*.example.com"})
+	allowed := testenv.NewUpstream(t, "mirror.example.com", nil)
+	deny := w.startEgressd(t, []*testenv.Upstream{up, other, allowed}, map[string]string{"EGRESS_DEFAULT_DENY": "1", "EGRESS_ALLOW_HOSTS": "*.example.com"})
 	if resp, _, err := get(t, w.client(t, deny, sb, allowed), "https://mirror.example.com/", ""); err != nil || resp.StatusCode != 200 ||
 		resp.TLS.PeerCertificates[0].Issuer.CommonName != "upstream CA for mirror.example.com" {
 		t.Fatalf("a host of EGRESS_ALLOW_HOSTS under default deny (tunnelled): %v %v", resp, err)
@@ -249,7 +249,7 @@ func TestOtherHostsAreTunnelledOrRefusedUnderDefaultDeny(t *testing.T) {
 	if err == nil || !strings.Contains(out, "403") {
 		t.Fatalf("curl under default deny: %v\n%s", err, out)
 	}
-	if n := len(other.received()); n != 1 {
+	if n := len(other.Received()); n != 1 {
 		t.Fatalf("the refused host received a request (%d in all)", n)
 	}
 	if resp, _, err := get(t, w.client(t, deny, sb, up), "https://"+openai+"/", ""); err != nil || resp.StatusCode != 200 {
@@ -265,7 +265,7 @@ func TestServerSentEventsStream(t *testing.T) {
 	const value = "sk-proj-VALUE-stream-0123456789"
 	id := w.secret(t, user, "OPENAI_API_KEY", value)
 	firstRead := make(chan struct{})
-	up := newUpstream(t, openai, func(w http.ResponseWriter, r *http.Request) {
+	up := testenv.NewUpstream(t, openai, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		_, _ = io.WriteString(w, "data: first\n\n")
 		w.(http.Flusher).Flush()
@@ -277,7 +277,7 @@ func TestServerSentEventsStream(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "data: last "+value+"\n\n")
 	})
-	p := w.startEgressd(t, []*upstream{up}, nil)
+	p := w.startEgressd(t, []*testenv.Upstream{up}, nil)
 	sb := w.provision(t, user, map[string][]string{id: {openai}})
 	req, _ := http.NewRequest("POST", "https://"+openai+"/v1/chat/completions", strings.NewReader(`{"stream":true}`))
 	req.Header.Set("Authorization", "Bearer "+sb.placeholders[id].String())
@@ -304,8 +304,8 @@ func TestRotatedValueReachesTheNextRequest(t *testing.T) {
 	w := newWorld(t)
 	user := testenv.RandID("u")
 	id := w.secret(t, user, "OPENAI_API_KEY", "sk-proj-VALUE-one-0123456789")
-	up := newUpstream(t, openai, nil)
-	p := w.startEgressd(t, []*upstream{up}, map[string]string{"EGRESS_VALUE_TTL": "1s"})
+	up := testenv.NewUpstream(t, openai, nil)
+	p := w.startEgressd(t, []*testenv.Upstream{up}, map[string]string{"EGRESS_VALUE_TTL": "1s"})
 	sb := w.provision(t, user, map[string][]string{id: {openai}})
 	c := w.client(t, p, sb, up)
 	auth := "Bearer " + sb.placeholders[id].String()
@@ -317,7 +317,7 @@ func TestRotatedValueReachesTheNextRequest(t *testing.T) {
 	if _, _, err := get(t, c, "https://"+openai+"/2", auth); err != nil {
 		t.Fatal(err)
 	}
-	got := up.received()
+	got := up.Received()
 	if a, b := got[0].Header.Get("Authorization"), got[1].Header.Get("Authorization"); a != "Bearer sk-proj-VALUE-one-0123456789" || b != "Bearer sk-proj-VALUE-two-0123456789" {
 		t.Fatalf("upstream received %q then %q", a, b)
 	}
@@ -330,9 +330,9 @@ func TestRevocationReachesBothReplicasWithinFiveSeconds(t *testing.T) {
 	w := newWorld(t)
 	user := testenv.RandID("u")
 	id := w.secret(t, user, "OPENAI_API_KEY", "sk-proj-VALUE-revoke-0123456789")
-	up := newUpstream(t, openai, nil)
-	p1 := w.startEgressd(t, []*upstream{up}, nil)
-	p2 := w.startEgressd(t, []*upstream{up}, nil)
+	up := testenv.NewUpstream(t, openai, nil)
+	p1 := w.startEgressd(t, []*testenv.Upstream{up}, nil)
+	p2 := w.startEgressd(t, []*testenv.Upstream{up}, nil)
 	sb := w.provision(t, user, map[string][]string{id: {openai}})
 	auth := "Bearer " + sb.placeholders[id].String()
 	clients := []*http.Client{w.client(t, p1, sb, up), w.client(t, p2, sb, up)}
@@ -367,18 +367,18 @@ func TestForeignPlaceholderAndMissingCredentials(t *testing.T) {
 	w := newWorld(t)
 	user := testenv.RandID("u")
 	id := w.secret(t, user, "OPENAI_API_KEY", "sk-proj-VALUE-foreign-0123456789")
-	up := newUpstream(t, openai, nil)
-	p := w.startEgressd(t, []*upstream{up}, nil)
+	up := testenv.NewUpstream(t, openai, nil)
+	p := w.startEgressd(t, []*testenv.Upstream{up}, nil)
 	a := w.provision(t, user, map[string][]string{id: {openai}})
 	b := w.provision(t, user, map[string][]string{id: {openai}})
 	resp, body, err := get(t, w.client(t, p, b, up), "https://"+openai+"/", "Bearer "+a.placeholders[id].String())
 	if err != nil || resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "another sandbox") {
 		t.Fatalf("B with A's placeholder: %v %q %v", resp, body, err)
 	}
-	if len(up.received()) != 0 {
+	if len(up.Received()) != 0 {
 		t.Fatal("the upstream received the refused request")
 	}
-	logs := p.logs.String()
+	logs := p.logsWhen(func(l string) bool { return strings.Contains(l, `"alert":"foreign_sandbox"`) })
 	if !strings.Contains(logs, `"alert":"foreign_sandbox"`) || !strings.Contains(logs, `"placeholder_sandbox_id":"`+a.id+`"`) || !strings.Contains(logs, `"sandbox_id":"`+b.id+`"`) {
 		t.Fatalf("no foreign_sandbox alert naming both sandboxes:\n%s", logs)
 	}
@@ -414,8 +414,8 @@ func TestPlainHTTPWithAPlaceholderIsRefused(t *testing.T) {
 	var hits atomic.Int32
 	plainSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1); _, _ = io.WriteString(w, "plain ok") }))
 	t.Cleanup(plainSrv.Close)
-	up := newUpstream(t, openai, nil)
-	p := w.startEgressd(t, []*upstream{up}, nil)
+	up := testenv.NewUpstream(t, openai, nil)
+	p := w.startEgressd(t, []*testenv.Upstream{up}, nil)
 	sb := w.provision(t, user, map[string][]string{id: {openai}})
 	c := w.client(t, p, sb)
 	ph := sb.placeholders[id].String()
@@ -437,7 +437,7 @@ func TestPlainHTTPWithAPlaceholderIsRefused(t *testing.T) {
 	if resp, body, err := get(t, c, plainSrv.URL+"/x", ""); err != nil || body != "plain ok" {
 		t.Fatalf("plain HTTP without a placeholder: %v %q %v", resp, body, err)
 	}
-	if !strings.Contains(p.logs.String(), `"alert":"plain_http"`) {
+	if !strings.Contains(p.logsWhen(func(l string) bool { return strings.Contains(l, `"alert":"plain_http"`) }), `"alert":"plain_http"`) {
 		t.Fatal("no plain_http alert")
 	}
 }
@@ -450,11 +450,11 @@ func TestPlaceholderInQueryOrBodyIsNotSubstituted(t *testing.T) {
 	const value = "sk-proj-VALUE-body-0123456789"
 	id := w.secret(t, user, "OPENAI_API_KEY", value)
 	var bodies []string
-	up := newUpstream(t, openai, func(w http.ResponseWriter, r *http.Request) {
+	up := testenv.NewUpstream(t, openai, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		bodies = append(bodies, r.URL.RawQuery+"|"+string(b))
 	})
-	p := w.startEgressd(t, []*upstream{up}, nil)
+	p := w.startEgressd(t, []*testenv.Upstream{up}, nil)
 	sb := w.provision(t, user, map[string][]string{id: {openai}})
 	ph := sb.placeholders[id].String()
 	c := w.client(t, p, sb, up)
@@ -467,7 +467,7 @@ func TestPlaceholderInQueryOrBodyIsNotSubstituted(t *testing.T) {
 	if len(bodies) != 1 || strings.Contains(bodies[0], value) || !strings.Contains(bodies[0], "key="+ph+"|") || !strings.Contains(bodies[0], ph+`"y`) {
 		t.Fatal("the query or the body was substituted")
 	}
-	logs := p.logs.String()
+	logs := p.logsWhen(func(l string) bool { return strings.Contains(l, `"alert":"placeholder_in_body"`) })
 	if !strings.Contains(logs, `"alert":"placeholder_in_query"`) || !strings.Contains(logs, `"alert":"placeholder_in_body"`) {
 		t.Fatalf("missing alerts:\n%s", logs)
 	}
@@ -483,15 +483,15 @@ func TestExpiredSandboxAndUnverifiedUpstream(t *testing.T) {
 	w := newWorld(t)
 	user := testenv.RandID("u")
 	id := w.secret(t, user, "OPENAI_API_KEY", "sk-proj-VALUE-expired-0123456789")
-	up := newUpstream(t, openai, nil)
-	rogue := newUpstream(t, "api.anthropic.com", nil)
+	up := testenv.NewUpstream(t, openai, nil)
+	rogue := testenv.NewUpstream(t, "api.anthropic.com", nil)
 	// The rogue upstream is resolved but its CA is not among egressd's roots.
-	p := w.startEgressd(t, []*upstream{up}, map[string]string{"EGRESS_INTERCEPT": "all",
-		"EGRESS_RESOLVE": openai + "=" + up.addr() + ",api.anthropic.com=" + rogue.addr()})
+	p := w.startEgressd(t, []*testenv.Upstream{up}, map[string]string{"EGRESS_INTERCEPT": "all",
+		"EGRESS_RESOLVE": openai + "=" + up.Addr() + ",api.anthropic.com=" + rogue.Addr()})
 	sb := w.provision(t, user, map[string][]string{id: {openai}})
 	resp, body, err := get(t, w.client(t, p, sb, up), "https://api.anthropic.com/", "")
-	if err != nil || resp.StatusCode != http.StatusBadGateway || len(rogue.received()) != 0 {
-		t.Fatalf("unverified upstream: %v %q %v (it received %d)", resp, body, err, len(rogue.received()))
+	if err != nil || resp.StatusCode != http.StatusBadGateway || len(rogue.Received()) != 0 {
+		t.Fatalf("unverified upstream: %v %q %v (it received %d)", resp, body, err, len(rogue.Received()))
 	}
 	rec := broker.SandboxEgress{SandboxID: sb.id, RuntimeID: sb.runtime, UserID: user, CredentialHash: broker.CredentialHash(sb.pass),
 		Hosts: []string{openai}, ExpiresAt: time.Now().Add(-time.Second)}

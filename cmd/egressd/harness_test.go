@@ -2,23 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,92 +28,6 @@ var env testenv.Shared
 
 func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
-// testCA is a certificate authority made for one test: the egress CA, or
-// an upstream's own.
-type testCA struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	certPEM []byte
-	keyPEM  []byte
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(48 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	kder, _ := x509.MarshalECPrivateKey(key)
-	return &testCA{cert: cert, key: key,
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})}
-}
-
-// leaf is a server certificate for hosts signed by the CA.
-func (ca *testCA) leaf(t *testing.T, hosts ...string) tls.Certificate {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: hosts[0]},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		DNSNames: hosts, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-// upstream is an HTTPS server standing in for a real API host, with its
-// own CA; it records what it received.
-type upstream struct {
-	host string
-	srv  *httptest.Server
-	ca   *testCA
-
-	mu   sync.Mutex
-	reqs []*http.Request
-}
-
-func (u *upstream) received() []*http.Request {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]*http.Request(nil), u.reqs...)
-}
-
-// newUpstream starts an HTTPS server for host; h answers (nil: 200 "ok").
-func newUpstream(t *testing.T, host string, h http.HandlerFunc) *upstream {
-	t.Helper()
-	u := &upstream{host: host, ca: newTestCA(t, "upstream CA for "+host)}
-	u.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.mu.Lock()
-		u.reqs = append(u.reqs, r.Clone(context.Background()))
-		u.mu.Unlock()
-		if h != nil {
-			h(w, r)
-			return
-		}
-		_, _ = w.Write([]byte("ok"))
-	}))
-	u.srv.TLS = &tls.Config{Certificates: []tls.Certificate{u.ca.leaf(t, host)}}
-	u.srv.StartTLS()
-	t.Cleanup(u.srv.Close)
-	return u
-}
-
-func (u *upstream) addr() string { return u.srv.Listener.Addr().String() }
-
 // world is a Vault set up for the broker, a broker service writing
 // secrets through the real vaultx path, and the root token for planting
 // egress records the way the broker writes them.
@@ -130,7 +36,7 @@ type world struct {
 	admin *api.Client
 	vc    *vaultx.Client
 	svc   *broker.Service
-	egCA  *testCA
+	egCA  *testenv.CA
 	dir   string
 }
 
@@ -154,9 +60,9 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(func() { vc.Close() })
 	mem := inproc.New(time.Now, inproc.Options{})
 	svc := broker.NewService(broker.Config{}, broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: mem, Cache: mem.ListCache()})
-	w := &world{vault: v, admin: admin, vc: vc, svc: svc, egCA: newTestCA(t, "egress CA"), dir: dir}
-	writeFile(t, filepath.Join(dir, "egress-ca.pem"), w.egCA.certPEM)
-	writeFile(t, filepath.Join(dir, "egress-ca.key"), w.egCA.keyPEM)
+	w := &world{vault: v, admin: admin, vc: vc, svc: svc, egCA: testenv.NewCA(t, "egress CA"), dir: dir}
+	writeFile(t, filepath.Join(dir, "egress-ca.pem"), w.egCA.CertPEM)
+	writeFile(t, filepath.Join(dir, "egress-ca.key"), w.egCA.KeyPEM)
 	return w
 }
 
@@ -254,13 +160,13 @@ type proxyd struct {
 
 // startEgressd runs `egressd serve` with the world's Vault and CA, the
 // upstreams resolved through EGRESS_RESOLVE, and extra settings.
-func (w *world) startEgressd(t *testing.T, ups []*upstream, extra map[string]string) *proxyd {
+func (w *world) startEgressd(t *testing.T, ups []*testenv.Upstream, extra map[string]string) *proxyd {
 	t.Helper()
 	var resolve []string
 	var roots []byte
 	for _, u := range ups {
-		resolve = append(resolve, u.host+"="+u.addr())
-		roots = append(roots, u.ca.certPEM...)
+		resolve = append(resolve, u.Host+"="+u.Addr())
+		roots = append(roots, u.CA.CertPEM...)
 	}
 	upCA := filepath.Join(t.TempDir(), "upstream-roots.pem")
 	writeFile(t, upCA, roots)
@@ -329,11 +235,11 @@ func (p *proxyd) proxyURL(sb *sandbox) string {
 
 // caBundle is the file a sandbox's clients trust: the egress CA, and the
 // upstreams' CAs (for tunnelled hosts, whose own certificate they see).
-func (w *world) caBundle(t *testing.T, ups ...*upstream) string {
+func (w *world) caBundle(t *testing.T, ups ...*testenv.Upstream) string {
 	t.Helper()
-	b := append([]byte(nil), w.egCA.certPEM...)
+	b := append([]byte(nil), w.egCA.CertPEM...)
 	for _, u := range ups {
-		b = append(b, u.ca.certPEM...)
+		b = append(b, u.CA.CertPEM...)
 	}
 	f := filepath.Join(t.TempDir(), "ca-bundle.pem")
 	writeFile(t, f, b)
@@ -342,12 +248,12 @@ func (w *world) caBundle(t *testing.T, ups ...*upstream) string {
 
 // client is a Go HTTP client of a sandbox: through the proxy, trusting
 // the bundle.
-func (w *world) client(t *testing.T, p *proxyd, sb *sandbox, ups ...*upstream) *http.Client {
+func (w *world) client(t *testing.T, p *proxyd, sb *sandbox, ups ...*testenv.Upstream) *http.Client {
 	t.Helper()
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(w.egCA.certPEM)
+	pool.AppendCertsFromPEM(w.egCA.CertPEM)
 	for _, u := range ups {
-		pool.AppendCertsFromPEM(u.ca.certPEM)
+		pool.AppendCertsFromPEM(u.CA.CertPEM)
 	}
 	pu, _ := url.Parse(p.proxyURL(sb))
 	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
@@ -355,4 +261,18 @@ func (w *world) client(t *testing.T, p *proxyd, sb *sandbox, ups ...*upstream) *
 		TLSClientConfig: &tls.Config{RootCAs: pool},
 		DialContext:     (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}}
+}
+
+// logsWhen returns egressd's log once ok holds for it, or after 5 s as it
+// is then: a request's lines are written when its handler returns, which
+// can be after the client has read the whole answer.
+func (p *proxyd) logsWhen(ok func(logs string) bool) string {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		logs := p.logs.String()
+		if ok(logs) || time.Now().After(deadline) {
+			return logs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
