@@ -200,8 +200,9 @@ for k, v in sorted(os.environ.items()):
 // Python's requests under sandbox-init exec, an env file from
 // sandbox-init write); the upstream receives the real value, the sandboxes
 // only the placeholder; a PUT reaches the running sandbox within
-// EGRESS_VALUE_TTL, a DELETE of its runtime stops it within
-// EGRESS_RECORD_TTL; and neither value is in any log, Redis or API answer.
+// EGRESS_VALUE_TTL, a restart gives a new sandbox the new value, a DELETE
+// (or the restart) stops the old sandbox within EGRESS_RECORD_TTL; and
+// neither value is in any log, Redis or API answer.
 func TestEgressDeliveryEndToEnd(t *testing.T) {
 	start := time.Now()
 	if _, err := exec.LookPath("curl"); err != nil {
@@ -243,12 +244,13 @@ func TestEgressDeliveryEndToEnd(t *testing.T) {
 	}
 
 	// 1a. curl under sandbox-init exec; the sandbox's env dumped with env.
-	_, bsA := w.egressRuntime(t, "curl", sec.ID)
+	rtA, bsA := w.egressRuntime(t, "curl", sec.ID)
 	out, errOut := w.sandboxInit(t, bsA, "exec", "--", "sh", "-c",
 		`env; echo =====; exec curl -sS --fail-with-body -H "Authorization: Bearer $OPENAI_API_KEY" https://`+openai+`/v1/x`)
 	sandboxSaw.WriteString(out + errOut)
 	envOut, curlOut, _ := strings.Cut(out, "=====\n")
-	phA, passA := w.checkSandboxEnv(t, "sandbox A (exec)", parseEnv(envOut), bsA.SandboxID)
+	envA := parseEnv(envOut)
+	phA, passA := w.checkSandboxEnv(t, "sandbox A (exec)", envA, bsA.SandboxID)
 	if curlOut != "auth=Bearer "+phA+"\n" {
 		t.Fatalf("curl read %q, want the placeholder reflected", curlOut)
 	}
@@ -316,7 +318,28 @@ func TestEgressDeliveryEndToEnd(t *testing.T) {
 	}
 	wantAuth(3, newValue)
 
-	// ... and DELETE of its runtime stops it: a request 5 s later is refused.
+	// A restart gives runtime A a new egress sandbox (the delivery is
+	// kept), which gets the new value; the old sandbox's records go.
+	rtA2, err := w.api.RestartRuntime(ctx, rtA.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsA2 := rtA2.Sandbox.Bootstrap
+	if bsA2 == nil || bsA2.Delivery != broker.DeliveryEgress || bsA2.SandboxID == bsA.SandboxID || bsA2.ProxyURL != w.egressd.API {
+		t.Fatalf("restarted runtime A: bootstrap %+v, want a new egress sandbox", bsA2)
+	}
+	out, errOut = w.sandboxInit(t, bsA2, "exec", "--", "sh", "-c",
+		`env; echo =====; exec curl -sS --fail-with-body -H "Authorization: Bearer $OPENAI_API_KEY" https://`+openai+`/v1/x`)
+	sandboxSaw.WriteString(out + errOut)
+	envOut, curlOut, _ = strings.Cut(out, "=====\n")
+	phA2, passA2 := w.checkSandboxEnv(t, "sandbox A' (restarted)", parseEnv(envOut), bsA2.SandboxID)
+	if curlOut != "auth=Bearer "+phA2+"\n" || phA2 == phA {
+		t.Fatalf("restarted A's curl read %q, want its own new placeholder reflected", curlOut)
+	}
+	wantAuth(4, newValue)
+
+	// ... and DELETE of runtime C stops it: a request 5 s later is
+	// refused, as is one of A's old sandbox (restarted away).
 	if err := w.api.DeleteRuntime(ctx, rtC.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -326,8 +349,16 @@ func TestEgressDeliveryEndToEnd(t *testing.T) {
 	if code == 0 || !(strings.Contains(res, "407") || strings.Contains(res, "403")) {
 		t.Fatalf("sandbox C 5 s after its runtime's DELETE: exit %d, %q; want 407 or 403", code, res)
 	}
-	if n := len(w.up.Received()); n != 4 {
-		t.Fatalf("the upstream received %d requests, want 4 (none after the DELETE)", n)
+	oldA := exec.CommandContext(ctx, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{http_connect}",
+		"-H", "Authorization: Bearer "+phA, "https://"+openai+"/v1/x")
+	oldA.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + cdir, "HTTPS_PROXY=" + envA["HTTPS_PROXY"], "CURL_CA_BUNDLE=" + envFile + ".ca.pem"}
+	b, err := oldA.CombinedOutput()
+	sandboxSaw.Write(b)
+	if err == nil || !(strings.Contains(string(b), "407") || strings.Contains(string(b), "403")) {
+		t.Fatalf("A's old sandbox after the restart: %v %q; want 407 or 403", err, b)
+	}
+	if n := len(w.up.Received()); n != 5 {
+		t.Fatalf("the upstream received %d requests, want 5 (none after the DELETE or from A's old sandbox)", n)
 	}
 
 	// 3. The values are nowhere but upstream: not in what the sandboxes
@@ -358,14 +389,14 @@ func TestEgressDeliveryEndToEnd(t *testing.T) {
 	// What only a sandbox may hold (its placeholder and proxy password) is
 	// in no log, Redis or answer either; its bootstrap token only in the
 	// answer that minted it.
-	for _, v := range []string{phA, phB, phC, passA, passB, passC, bsA.Token, bsB.Token, bsC.Token} {
+	for _, v := range []string{phA, phB, phC, phA2, passA, passB, passC, passA2, bsA.Token, bsB.Token, bsC.Token, bsA2.Token} {
 		for name, text := range places {
-			minted := name == "API answers" && slices.Contains([]string{bsA.Token, bsB.Token, bsC.Token}, v)
+			minted := name == "API answers" && slices.Contains([]string{bsA.Token, bsB.Token, bsC.Token, bsA2.Token}, v)
 			if name != "sandbox" && !minted && strings.Contains(text, v) {
 				t.Fatalf("a placeholder, proxy password or bootstrap token is in %s", name)
 			}
 		}
 	}
-	t.Logf("refused 5 s after the DELETE: %q", res)
+	t.Logf("refused 5 s after the DELETE: %q; A's old sandbox: %q", res, b)
 	t.Logf("end to end in %s (Redis dump %d bytes, %d API answer bytes)", time.Since(start).Round(time.Millisecond), len(redisDump), len(places["API answers"]))
 }
