@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +38,8 @@ type brokerd struct {
 
 // startBrokerd runs `brokerd setup` on the shared Vault, then `brokerd serve`
 // with the shared Redis and the extra environment on a free loopback port,
-// waits until /healthz answers, and stops it (SIGTERM) on cleanup.
+// waits until /healthz answers, and stops it (SIGTERM) on cleanup
+// (testenv.StartServer).
 func startBrokerd(t *testing.T, extra map[string]string) *brokerd {
 	t.Helper()
 	v, r := shared.Vault(t), shared.Redis(t)
@@ -62,24 +62,8 @@ func startBrokerd(t *testing.T, extra map[string]string) *brokerd {
 	for k, val := range extra {
 		env = append(env, k+"="+val)
 	}
-	b := &brokerd{URL: "http://" + addr, AdminURL: "http://" + admin, Logs: &testenv.SyncBuffer{}, vault: v}
-	serve := exec.Command(bin, "serve")
-	serve.Env = env
-	serve.Stdout, serve.Stderr = b.Logs, b.Logs
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- serve.Wait() }()
-	t.Cleanup(func() {
-		_ = serve.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = serve.Process.Kill()
-			<-exited
-		}
-	})
+	srv := testenv.StartServer(t, bin, []string{"serve"}, env)
+	b := &brokerd{URL: srv.API, AdminURL: srv.Admin, Logs: srv.Logs, vault: v}
 
 	probe, err := client.New(b.URL, "", client.WithTimeout(time.Second), client.WithRetry(client.Retry{}))
 	if err != nil {
@@ -87,11 +71,6 @@ func startBrokerd(t *testing.T, extra map[string]string) *brokerd {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for probe.Healthz(context.Background()) != nil {
-		select {
-		case err := <-exited:
-			t.Fatalf("brokerd serve exited early: %v\n%s", err, b.Logs.String())
-		default:
-		}
 		if time.Now().After(deadline) {
 			t.Fatalf("brokerd serve did not answer /healthz within 30s\n%s", b.Logs.String())
 		}
