@@ -19,6 +19,8 @@ type Vault struct {
 	UnsealKeys []string // one key (threshold 1)
 
 	raft        bool
+	nodeID      string   // Raft node id (default "testenv")
+	joins       []string // retry_join leader addresses (cluster members)
 	bin         string // binary; empty when running in a container
 	dir         string // temp dir: log, config, raft data
 	logPath     string
