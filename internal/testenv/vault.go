@@ -21,8 +21,8 @@ type Vault struct {
 	raft        bool
 	nodeID      string   // Raft node id (default "testenv")
 	joins       []string // retry_join leader addresses (cluster members)
-	bin         string // binary; empty when running in a container
-	dir         string // temp dir: log, config, raft data
+	bin         string   // binary; empty when running in a container
+	dir         string   // temp dir: log, config, raft data
 	logPath     string
 	port        int
 	clusterPort int
