@@ -29,7 +29,7 @@ type stores struct {
 }
 
 func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (stores, error) {
-	if cfg.RedisURL == "" {
+	if !cfg.redisConfigured() {
 		mem := inproc.New(time.Now, inproc.Options{})
 		lim, err := inproc.NewLimiter(time.Now, cfg.RatePerMinute, time.Minute, cfg.RateBurst, 0)
 		if err != nil {
@@ -42,11 +42,8 @@ func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (store
 		return stores{records: mem, cache: mem.ListCache(), idem: mem.Idempotency(), limiter: lim, authFail: fail, close: func() {}}, nil
 	}
 	redisx.RouteLibraryLogs(log)
-	rc, err := redisx.New(ctx, cfg.RedisURL, redisx.Options{}, log)
+	rc, err := openRedis(ctx, cfg, log)
 	if err != nil {
-		if broker.IsCode(err, broker.CodeInvalid) {
-			return stores{}, usagef("REDIS_URL: %v", err)
-		}
 		return stores{}, err
 	}
 	lim, err := redisx.NewLimiter(rc, cfg.RatePerMinute, time.Minute, cfg.RateBurst)
@@ -69,6 +66,23 @@ func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (store
 		records: rc, cache: rc.ListCache(), idem: rc.Idempotency(), limiter: lim, authFail: fail,
 		redis: rc, close: func() { _ = rc.Close() },
 	}, nil
+}
+
+// openRedis connects to REDIS_URL, or to the master the sentinels name.
+func openRedis(ctx context.Context, cfg serveConfig, log zerolog.Logger) (*redisx.Client, error) {
+	setting := "REDIS_URL"
+	var rc *redisx.Client
+	var err error
+	if cfg.RedisSentinel.set() {
+		setting = "REDIS_SENTINEL_ADDRS"
+		rc, err = redisx.NewFailover(ctx, cfg.RedisSentinel.sentinel(), redisx.Options{}, log)
+	} else {
+		rc, err = redisx.New(ctx, cfg.RedisURL, redisx.Options{}, log)
+	}
+	if broker.IsCode(err, broker.CodeInvalid) {
+		return nil, usagef("%s: %v", setting, errMessage(err))
+	}
+	return rc, err
 }
 
 func newLogger(level string, w io.Writer) (zerolog.Logger, error) {
@@ -147,7 +161,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		_ = ln.Close()
 		return err
 	}
-	ev := log.Info().Str("addr", ln.Addr().String()).Str("vault", cfg.Vault.Addr).Bool("redis", cfg.RedisURL != "").
+	ev := log.Info().Str("addr", ln.Addr().String()).Str("vault", cfg.Vault.Addr).Bool("redis", cfg.redisConfigured()).
 		Str("wrap_ttl", cfg.WrapTTL.String())
 	if admin != nil {
 		ev = ev.Str("admin_addr", admin.addr)
