@@ -17,9 +17,11 @@ import (
 	"github.com/acme/secretsbroker/vaultx"
 )
 
-// stores are the Redis-or-in-process adapters of one broker process.
+// stores are the Redis-or-in-process adapters of one broker process. Runtime
+// and evaluation records and wrapping accessors are not among them: Vault KV
+// keeps those (vaultx.Records), so provisioning and revocation do not depend
+// on Redis.
 type stores struct {
-	records  broker.RecordStore
 	cache    broker.ListCache
 	idem     broker.IdempotencyStore
 	limiter  broker.Limiter
@@ -39,7 +41,7 @@ func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (store
 		if err != nil {
 			return stores{}, usagef("auth failure limit: %v", err)
 		}
-		return stores{records: mem, cache: mem.ListCache(), idem: mem.Idempotency(), limiter: lim, authFail: fail, close: func() {}}, nil
+		return stores{cache: mem.ListCache(), idem: mem.Idempotency(), limiter: lim, authFail: fail, close: func() {}}, nil
 	}
 	redisx.RouteLibraryLogs(log)
 	rc, err := openRedis(ctx, cfg, log)
@@ -63,7 +65,7 @@ func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (store
 		zerolog.Ctx(ctx).Warn().Err(err).Str("component", component).Msg("shared rate limiter unavailable; per-replica limit applied")
 	}}
 	return stores{
-		records: rc, cache: rc.ListCache(), idem: rc.Idempotency(), limiter: lim, authFail: fail,
+		cache: rc.ListCache(), idem: rc.Idempotency(), limiter: lim, authFail: fail,
 		redis: rc, close: func() { _ = rc.Close() },
 	}, nil
 }
@@ -122,6 +124,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go sweepBundles(sweepCtx, vc, cfg.BundleMaxAge, cfg.RequestTimeout, log)
+	go sweepAccessors(sweepCtx, vc.Records(), max(cfg.WrapTTL, time.Minute), cfg.RequestTimeout, log)
 	st, err := openStores(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -136,7 +139,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Limits: cfg.Limits, DeniedNames: cfg.deniedNames(), Presets: presets,
 		SandboxVaultAddr: cfg.SandboxVaultAddr, WrapTTL: cfg.WrapTTL, MaxWrapTTL: cfg.MaxWrapTTL, NameGrace: cfg.NameGrace, Warn: warn,
 		Observer: metrics,
-	}, broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: st.records, Cache: st.cache})
+	}, broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: vc.Records(), Cache: st.cache})
 	checks := []handlers.Check{
 		{Name: "vault", Required: true, Pinger: vc},
 		{Name: "vault_layout", Required: true, Pinger: vaultx.NewLayoutCheck(vc, 10*time.Second, time.Now)},
