@@ -62,3 +62,30 @@ func TestRedisSentinel(t *testing.T) {
 		t.Fatalf("MasterNode %s, want %s", n.Addr, addr)
 	}
 }
+
+// TestVaultClusterNetns: the cluster with each node in its own network
+// namespace; a standby cut off from the others leaves the active node (with
+// the other standby, a quorum) serving writes; healed, it reports standby again.
+func TestVaultClusterNetns(t *testing.T) {
+	c := testenv.StartVaultClusterNetns(t)
+	proxy := &testenv.Vault{Addr: c.Addr, Token: c.Token}
+	mustVault(t, proxy, http.StatusNoContent, http.MethodPost, "/v1/sys/mounts/kv", map[string]any{"type": "kv", "options": map[string]string{"version": "2"}})
+	sb := c.Standby(t)
+	c.Partition(t, sb)
+	if _, _, err := vaultReq(t, c.Nodes[sb], http.MethodGet, "/v1/sys/health", nil); err == nil {
+		t.Fatal("a cut-off node still answers")
+	}
+	mustVault(t, proxy, http.StatusOK, http.MethodPut, "/v1/kv/data/cut", map[string]any{"data": map[string]any{"k": "v1"}})
+	c.Heal(t, sb)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, _, err := vaultReq(t, c.Nodes[sb], http.MethodGet, "/v1/sys/health", nil)
+		if err == nil && code == http.StatusTooManyRequests {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healed node: health %d %v", code, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -24,6 +24,7 @@ type VaultCluster struct {
 	UnsealKeys []string // one key (threshold 1)
 	Nodes      []*Vault // the nodes; Nodes[i].Addr reaches node i directly
 	Proxy      *HAProxy
+	lab        *netLab // with StartVaultClusterNetns
 }
 
 // ClusterSize is the number of nodes StartVaultCluster starts.
@@ -34,10 +35,19 @@ const ClusterSize = 3
 // others join it and are unsealed as standbys.
 func StartVaultCluster(t testing.TB) *VaultCluster {
 	t.Helper()
-	return startVaultCluster(t)
+	return startVaultCluster(t, false)
 }
 
-func startVaultCluster(t tb) *VaultCluster {
+// StartVaultClusterNetns is StartVaultCluster with each node in a network
+// namespace of its own, on a bridge, so that Partition can cut one off from the
+// others and from HAProxy. It needs root: elsewhere the test is skipped (or
+// fails with BROKER_REQUIRE_INTEGRATION=1).
+func StartVaultClusterNetns(t testing.TB) *VaultCluster {
+	t.Helper()
+	return startVaultCluster(t, true)
+}
+
+func startVaultCluster(t tb, netns bool) *VaultCluster {
 	t.Helper()
 	bin, err := findVault(t)
 	if err != nil {
@@ -51,10 +61,23 @@ func startVaultCluster(t tb) *VaultCluster {
 	}
 	start := time.Now()
 	c := &VaultCluster{}
+	if netns {
+		if err := netnsAvailable(); err != nil {
+			unavailable(t, "%v", err)
+			return nil
+		}
+		if c.lab, err = newNetLab(ClusterSize); err != nil {
+			t.Fatalf("testenv: network namespaces: %v", err)
+		}
+		t.Cleanup(c.lab.close) // runs after the nodes have stopped
+	}
 	root := t.TempDir()
 	for i := range ClusterSize {
 		v := &Vault{raft: true, bin: bin, dir: filepath.Join(root, fmt.Sprintf("node%d", i)),
 			client: &http.Client{Timeout: 5 * time.Second}, nodeID: fmt.Sprintf("node%d", i)}
+		if c.lab != nil {
+			v.netns, v.host = c.lab.nodes[i].ns, c.lab.nodes[i].ip
+		}
 		if err := os.MkdirAll(v.dir, 0o700); err != nil {
 			t.Fatalf("testenv: %v", err)
 		}
@@ -342,4 +365,42 @@ func (c *VaultCluster) tails() string {
 		fmt.Fprintf(&b, "--- %s (tail) ---\n%s\n", v.logPath, logTail(v.logPath))
 	}
 	return b.String()
+}
+
+// Partition cuts node i off from the other nodes and from HAProxy (its link
+// goes down); the node keeps running. Only with StartVaultClusterNetns.
+func (c *VaultCluster) Partition(t testing.TB, i int) {
+	t.Helper()
+	if c.lab == nil {
+		t.Fatalf("testenv: Partition needs StartVaultClusterNetns")
+	}
+	if err := c.lab.cut(i); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+}
+
+// Heal reconnects a node cut off by Partition.
+func (c *VaultCluster) Heal(t testing.TB, i int) {
+	t.Helper()
+	if err := c.lab.heal(i); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+}
+
+// Standby returns the index of a running standby node.
+func (c *VaultCluster) Standby(t testing.TB) int {
+	t.Helper()
+	for i, v := range c.Nodes {
+		if v.exited() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		code, err := v.healthCode(ctx)
+		cancel()
+		if err == nil && code == http.StatusTooManyRequests {
+			return i
+		}
+	}
+	t.Fatalf("testenv: no standby node")
+	return -1
 }
