@@ -95,6 +95,13 @@ func TestHelpAndErrorsNeverShowSecrets(t *testing.T) {
 					t.Fatalf("help does not say VAULT_TOKEN is set:\n%s", out.String())
 				}
 			}
+			if c.env["REDIS_SENTINEL_PASSWORD"] != "" && c.wantCode == 0 {
+				for _, v := range []string{"REDIS_SENTINEL_PASSWORD", "REDIS_PASSWORD"} {
+					if !strings.Contains(out.String(), "[$"+v+"]) (set)") {
+						t.Fatalf("help does not say %s is set:\n%s", v, out.String())
+					}
+				}
+			}
 		})
 	}
 }

@@ -106,7 +106,7 @@ sentinel parallel-syncs %[3]s 2
 		t.Fatalf("testenv: Redis Sentinel: %v", err)
 	}
 	t.Logf("testenv: Redis Sentinel (master %s, 2 replicas, sentinels %v) ready in %s", master.Addr, rs.SentinelAddrs, time.Since(start).Round(time.Millisecond))
-	report("redis", "sentinel "+bin)
+	report("sentinel", bin)
 	return rs
 }
 
