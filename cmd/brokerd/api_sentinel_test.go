@@ -43,6 +43,9 @@ func TestAPIRedisSentinel(t *testing.T) {
 	if _, err := rs.WaitFailover(context.Background(), old.Addr, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// The promoted master holds what the broker wrote: scanned for leaks at the end.
+	promoted := rs.MasterNode(t)
+	t.Cleanup(func() { e.checkRedisLeaks(promoted) })
 	deadline := time.Now().Add(20 * time.Second)
 	for n := 0; ; n++ {
 		r := replay("AFTER_" + randHex(3))
