@@ -20,8 +20,10 @@ dev:
 # after the tests shows that integration tests ran against a real Vault and Redis.
 # cmd/brokerbench is a module of its own (its plotting library stays out of what
 # users of the broker's packages, such as the client/ SDK, import): vet and test
-# run in each module of MODULES.
-MODULES   := . cmd/brokerbench
+# run in each module of MODULES. deploy/helm is one too: its test renders the Helm chart with
+# helm's Go packages and strictly decodes every object into the Kubernetes API types, and
+# those dependencies stay out of the product's module.
+MODULES   := . cmd/brokerbench deploy/helm
 
 test:
 	@set -e; for m in $(MODULES); do echo "(cd $$m && $(GO) vet ./...)"; (cd $$m && $(GO) vet ./...); done

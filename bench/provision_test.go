@@ -52,7 +52,7 @@ func newFixture(tb testing.TB) fixture {
 	tb.Cleanup(func() { _ = vc.Close() })
 	mem := inproc.New(time.Now, inproc.Options{})
 	svc := broker.NewService(broker.Config{SandboxVaultAddr: v.Addr},
-		broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: mem, Cache: mem.ListCache()})
+		broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: vc.Records(), Cache: mem.ListCache()})
 	return fixture{svc: svc, vc: vc}
 }
 
@@ -100,8 +100,10 @@ func BenchmarkProvision(b *testing.B) {
 }
 
 // TestProvisionRoundTrips pins the round-trip budget the benchmark reports:
-// n KV reads, one batch decrypt, and a fixed number of calls to mint the
-// token (write, wrapped read, destroy), whatever n is.
+// n KV reads, one batch decrypt, a fixed number of calls to mint the token
+// (write, wrapped read, destroy), and the two KV writes of the records that
+// revocation needs (the accessor, the runtime: Vault KV is their system of
+// record), whatever n is.
 func TestProvisionRoundTrips(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -119,7 +121,7 @@ func TestProvisionRoundTrips(t *testing.T) {
 		fixed[n] = f.vc.RoundTrips() - start - uint64(n)
 		t.Logf("provision with %d secrets: %d Vault round trips (%d KV reads + %d fixed)", n, fixed[n]+uint64(n), n, fixed[n])
 	}
-	if fixed[1] != fixed[5] || fixed[1] != fixed[20] || fixed[1] > 5 {
-		t.Fatalf("fixed round trips grow with the selection or exceed 5: %v", fixed)
+	if fixed[1] != fixed[5] || fixed[1] != fixed[20] || fixed[1] > 6 {
+		t.Fatalf("fixed round trips grow with the selection or exceed 6: %v", fixed)
 	}
 }

@@ -126,7 +126,9 @@ func (s *Service) Validator() *Validator { return s.val }
 func (s *Service) WrapTTL() time.Duration { return s.cfg.WrapTTL }
 
 // cleanupContext is for undo steps that must run even when the request's
-// context was cancelled; it keeps the request's audit values.
+// context was cancelled; it keeps the request's audit values. Short: the
+// adapters retry within it, and during an outage the undo must not hold the
+// answer long (an unrevoked token still expires with its wrap TTL).
 func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	return context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 }

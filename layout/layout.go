@@ -10,6 +10,9 @@
 //	users/<user>/secrets/<secret id>   a secret: one KV version per value
 //	users/<user>/names/<name>          name index: name -> secret id (cas=0)
 //	users/<user>/apikeys/<hash>        a user's API key, listed per user
+//	users/<user>/runtimes/<id>         a runtime record (no token), the system of record
+//	users/<user>/evaluations/<id>      an evaluation record (no token)
+//	accessors/<sandbox id>             the wrapping accessor of a sandbox's unused bootstrap
 //	apikeys/<hash>                     API key lookup by hash
 //	sandboxes/<sandbox id>             a bootstrap bundle, deleted once wrapped
 //	egress/sandboxes/<sandbox id>      an egress sandbox: credential hash, hosts, expiry
@@ -27,6 +30,7 @@ const (
 	AreaSandboxes = "sandboxes"
 	AreaAPIKeys   = "apikeys"
 	AreaEgress    = "egress"
+	AreaAccessors = "accessors"
 )
 
 // Folders below egress/.
@@ -37,13 +41,15 @@ const (
 
 // Folders below users/<user>/.
 const (
-	SubSecrets = "secrets"
-	SubNames   = "names"
-	SubAPIKeys = "apikeys"
+	SubSecrets     = "secrets"
+	SubNames       = "names"
+	SubAPIKeys     = "apikeys"
+	SubRuntimes    = "runtimes"
+	SubEvaluations = "evaluations"
 )
 
 // Areas returns the top-level areas, in policy order.
-func Areas() []string { return []string{AreaUsers, AreaSandboxes, AreaAPIKeys} }
+func Areas() []string { return []string{AreaUsers, AreaSandboxes, AreaAPIKeys, AreaAccessors} }
 
 // UserFolder is users/<user>/<sub>, a folder to list.
 func UserFolder(user, sub string) string { return AreaUsers + "/" + user + "/" + sub }
@@ -60,6 +66,15 @@ func UserAPIKeyPath(user, hash string) string { return UserFolder(user, SubAPIKe
 
 // APIKeyPath is apikeys/<hash>.
 func APIKeyPath(hash string) string { return AreaAPIKeys + "/" + hash }
+
+// RuntimePath is users/<user>/runtimes/<id>.
+func RuntimePath(user, id string) string { return UserFolder(user, SubRuntimes) + "/" + id }
+
+// EvaluationPath is users/<user>/evaluations/<id>.
+func EvaluationPath(user, id string) string { return UserFolder(user, SubEvaluations) + "/" + id }
+
+// AccessorPath is accessors/<sandboxID>.
+func AccessorPath(sandboxID string) string { return AreaAccessors + "/" + sandboxID }
 
 // SandboxPath is sandboxes/<sandboxID>.
 func SandboxPath(sandboxID string) string { return AreaSandboxes + "/" + sandboxID }

@@ -110,18 +110,20 @@ func New(ctx context.Context, url string, opts Options, log zerolog.Logger) (*Cl
 	ro.MaxRetries = 2
 	ro.DisableIdentity = true
 	ro.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	return start(ctx, redis.NewClient(ro), opts, log, log.Info().Str("addr", ro.Addr).Int("db", ro.DB))
+}
+
+func start(ctx context.Context, rdb *redis.Client, opts Options, log zerolog.Logger, where *zerolog.Event) (*Client, error) {
 	c := &Client{
-		rdb:     redis.NewClient(ro),
+		rdb:     rdb,
 		opts:    opts,
 		log:     log.With().Str("component", "redis").Logger(),
 		scripts: newScripts(),
 	}
-
 	if err := c.Ping(ctx); err != nil {
-		c.log.Warn().Err(err).Str("addr", ro.Addr).Int("db", ro.DB).
-			Msg("redis not reachable at startup; will retry on use")
+		c.log.Warn().Err(err).Msg("redis not reachable at startup; will retry on use")
 	} else {
-		c.log.Info().Str("addr", ro.Addr).Int("db", ro.DB).Str("prefix", opts.Prefix).Msg("redis connected")
+		where.Str("component", "redis").Str("prefix", opts.Prefix).Msg("redis connected")
 	}
 	return c, nil
 }

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/acme/secretsbroker/client"
@@ -22,10 +24,22 @@ type answer struct {
 	Err    error // transport failure (no answer)
 }
 
-// api is an HTTP client for one broker URL (which may change on restart).
+// api is an HTTP client for one broker URL (which may change on restart),
+// or for several replicas (bases): then requests go round robin, and a
+// refused connection is sent again to the next replica, as a load balancer
+// would.
 type api struct {
-	hc   *http.Client
-	base func() string
+	hc    *http.Client
+	base  func() string
+	bases []func() string
+	next  atomic.Uint64
+}
+
+// newReplicasAPI is an api over several broker replicas.
+func newReplicasAPI(bases []func() string, timeout time.Duration, conns int) *api {
+	a := newAPI(nil, timeout, conns)
+	a.bases = bases
+	return a
 }
 
 func newAPI(base func() string, timeout time.Duration, conns int) *api {
@@ -37,8 +51,24 @@ func newAPI(base func() string, timeout time.Duration, conns int) *api {
 func (a *api) close() { a.hc.CloseIdleConnections() }
 
 // do sends one request through client.Do (never retried) to the current
-// base URL and returns the exchange.
+// base URL, or to the next replica (the one after it when the connection is
+// refused), and returns the exchange.
 func (a *api) do(key, method, path string, body any, hdr ...string) answer {
+	if len(a.bases) == 0 {
+		return a.doOn(a.base(), key, method, path, body, hdr...)
+	}
+	first := int(a.next.Add(1))
+	var res answer
+	for i := range a.bases {
+		res = a.doOn(a.bases[(first+i)%len(a.bases)](), key, method, path, body, hdr...)
+		if !errors.Is(res.Err, syscall.ECONNREFUSED) {
+			return res
+		}
+	}
+	return res
+}
+
+func (a *api) doOn(base, key, method, path string, body any, hdr ...string) answer {
 	var raw []byte
 	if body != nil {
 		j, err := json.Marshal(body)
@@ -47,7 +77,7 @@ func (a *api) do(key, method, path string, body any, hdr ...string) answer {
 		}
 		raw = j
 	}
-	c, err := client.New(a.base(), key, client.WithHTTPClient(a.hc))
+	c, err := client.New(base, key, client.WithHTTPClient(a.hc))
 	if err != nil {
 		return answer{Err: err}
 	}

@@ -79,6 +79,9 @@ func TestRedisKilled(t *testing.T) {
 		t.Errorf("during the fault: a create without an Idempotency-Key answered %s, want 201", plain)
 	}
 	prov := a.do(idemUser.Key, "POST", "/api/v1/runtimes", map[string]any{"project_id": "p", "secret_ids": []string{}})
+	if prov.Status != 201 {
+		t.Errorf("during the fault: provisioning answered %s, want 201 (records are in Vault)", prov)
+	}
 	time.Sleep(faultLength - time.Since(faultStart))
 	s.redis.Start(t)
 	faultEnd := time.Now()

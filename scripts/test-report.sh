@@ -10,6 +10,7 @@ fi
 awk '
   $1 == "vault" { v++; vpkg[$2] = 1; mode[$3]++; if ($4 != "") bin = $4 }
   $1 == "redis" { r++; rpkg[$2] = 1; if ($3 != "") rbin = $3 }
+  $1 == "sentinel" { sn++ }
   $1 == "skip"  { s++; $1 = ""; skips[s] = $0 }
   END {
     nv = 0; for (p in vpkg) nv++
@@ -18,6 +19,7 @@ awk '
     printf "testenv: %d real Vault servers (%s) in %d packages, %d real redis-server in %d packages\n", v, modes == "" ? "none" : modes, nv, r, nr
     if (bin != "") printf "testenv: vault binary %s\n", bin
     if (rbin != "") printf "testenv: redis binary %s\n", rbin
+    if (sn > 0) printf "testenv: %d Redis Sentinel setups (master, 2 replicas, 3 sentinels)\n", sn
     if (s == 0) print "testenv: no test skipped for lack of Vault or Redis"
     for (i = 1; i <= s; i++) printf "testenv: SKIPPED in%s\n", skips[i]
   }' "$report"

@@ -39,7 +39,7 @@ func (c *Client) Wrap(ctx context.Context, sandboxID string, env map[string]stri
 		c.cleanup(func(ctx context.Context) error { return c.kvDelete(ctx, p) }, "delete sandbox bundle")
 		return broker.Wrapped{}, mapErr(err, "write sandbox bundle", nil)
 	}
-	res, err := c.do(ctx, request{method: http.MethodGet, path: c.dataPath(p), wrapTTL: ttl})
+	res, err := c.do(ctx, request{method: http.MethodGet, path: c.dataPath(p), wrapTTL: ttl, once: true})
 	var wi *wrapInfo
 	if err == nil {
 		if wi = res.WrapInfo; wi == nil || wi.Token == "" {

@@ -73,10 +73,10 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Client, error) {
 	var err error
 	apiCfg := cfg
 	apiCfg.Token = ""
+	apiCfg.MaxRetries = -1 // the client retries by its own policy (retry.go), which knows what is safe to repeat
 	if c.api, err = NewAPIClient(apiCfg, APIOptions{RoundTrips: &c.roundTrips, Observe: cfg.Observe}); err != nil {
 		return nil, err
 	}
-	apiCfg.MaxRetries = -1
 	if c.health, err = NewAPIClient(apiCfg, APIOptions{RoundTrips: &c.roundTrips, Observe: cfg.Observe}); err != nil {
 		return nil, err
 	}

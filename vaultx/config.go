@@ -41,8 +41,10 @@ type Config struct {
 	TransitMount string        // default "transit"
 	TransitKey   string        // default "broker-secrets"
 	Timeout      time.Duration // per request, default 10s
-	// MaxRetries of a request on 5xx, 429 and connection errors: 0 means
-	// DefaultMaxRetries, negative means none.
+	// MaxRetries of a request on 5xx, 429 and connection errors (an api
+	// client of NewAPIClient): 0 means DefaultMaxRetries, negative means none.
+	// The broker's Client retries by its own policy within each call's
+	// deadline (what is safe to repeat; see retry.go); negative turns that off.
 	MaxRetries int
 
 	// TLS, as the VAULT_CACERT, VAULT_CAPATH, VAULT_CLIENT_CERT,

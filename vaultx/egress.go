@@ -18,8 +18,8 @@ var (
 	errEgressPlaceholderNotFound = &broker.Error{Code: broker.CodeNotFound, Message: "egress placeholder not found"}
 )
 
-// recordData is the KV data of a record: its JSON object.
-func recordData(v any) (map[string]any, error) {
+// egressRecordData is the KV data of an egress record: its JSON object.
+func egressRecordData(v any) (map[string]any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, broker.WithCode(broker.CodeInternal, err, "encode egress record")
@@ -97,7 +97,7 @@ func (c *Client) PutEgress(ctx context.Context, sb broker.SandboxEgress, placeho
 	}
 	data := make([]map[string]any, len(docs))
 	for i, d := range docs {
-		m, err := recordData(d)
+		m, err := egressRecordData(d)
 		if err != nil {
 			return err
 		}

@@ -29,6 +29,9 @@ func statusOf(err error) int {
 // match the current version"); there is no structured field. This is the one
 // place that reads that text.
 func isCASMismatch(err error) bool {
+	if errors.Is(err, errCASLost) {
+		return true
+	}
 	var re *api.ResponseError
 	if !errors.As(err, &re) || re.StatusCode != http.StatusBadRequest {
 		return false

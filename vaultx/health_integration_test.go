@@ -1,9 +1,11 @@
 package vaultx
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/internal/testenv"
@@ -34,8 +36,9 @@ func TestHealthSealedStoppedAndBack(t *testing.T) {
 
 	v.Seal(t)
 	wantCause("vault is sealed")
-	// A data call on a sealed Vault is unavailable too.
-	_, err = c.CountSecrets(ctx, "alice")
+	// A data call on a sealed Vault is unavailable too, once its deadline
+	// has passed (it is retried until then).
+	_, err = c.CountSecrets(shortCtx(t), "alice")
 	wantCode(t, err, broker.CodeUnavailable)
 
 	v.Unseal(t)
@@ -45,7 +48,7 @@ func TestHealthSealedStoppedAndBack(t *testing.T) {
 
 	v.Stop(t)
 	wantCause("vault unreachable")
-	_, err = c.CountSecrets(ctx, "alice")
+	_, err = c.CountSecrets(shortCtx(t), "alice")
 	wantCode(t, err, broker.CodeUnavailable)
 
 	v.Start(t)
@@ -53,3 +56,6 @@ func TestHealthSealedStoppedAndBack(t *testing.T) {
 		t.Fatalf("after restart: %v", err)
 	}
 }
+
+// shortCtx bounds a call that retries until its deadline while Vault is down.
+func shortCtx(t *testing.T) context.Context { return testenv.Context(t, time.Second) }

@@ -1,7 +1,11 @@
 package vaultx
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -48,13 +52,22 @@ type kvVersionInfo struct {
 func (c *Client) dataPath(p string) string { return layout.DataPath(c.cfg.KVMount, p) }
 func (c *Client) metaPath(p string) string { return layout.MetadataPath(c.cfg.KVMount, p) }
 
-// kvWrite writes data at p. cas < 0 means no check-and-set.
+// kvWrite writes data at p. cas < 0 means no check-and-set: the write is
+// then safe to repeat (the same data again) and retried as any read. A
+// check-and-set write is not repeated blindly: see kvWriteCAS.
 func (c *Client) kvWrite(ctx context.Context, p string, data any, cas int) (kvVersion, error) {
+	if cas < 0 {
+		return c.kvWriteOnce(ctx, p, data, cas)
+	}
+	return c.kvWriteCAS(ctx, p, data, cas)
+}
+
+func (c *Client) kvWriteOnce(ctx context.Context, p string, data any, cas int) (kvVersion, error) {
 	body := map[string]any{"data": data}
 	if cas >= 0 {
 		body["options"] = map[string]int{"cas": cas}
 	}
-	env, err := c.do(ctx, request{method: http.MethodPost, path: c.dataPath(p), body: body})
+	env, err := c.do(ctx, request{method: http.MethodPost, path: c.dataPath(p), body: body, once: cas >= 0})
 	if err != nil {
 		return kvVersion{}, err
 	}
@@ -64,6 +77,97 @@ func (c *Client) kvWrite(ctx context.Context, p string, data any, cas int) (kvVe
 	}
 	return v, nil
 }
+
+// kvWriteCAS is a check-and-set write that rides out a lost answer. When an
+// attempt fails in a way that leaves its effect unknown (the connection broke
+// after the request went out, a 5xx from a node losing leadership), version
+// cas+1 is read back: holding exactly data, the write was applied (the answer
+// is that version); absent, it was not, and the write is sent again; holding
+// something else, another writer won (a check-and-set conflict). A conflict
+// after such an unknown attempt is checked the same way, since it may be this
+// write's own first attempt. So no write is lost and none applied twice.
+func (c *Client) kvWriteCAS(ctx context.Context, p string, data any, cas int) (kvVersion, error) {
+	start := time.Now()
+	deadline := retryDeadline(ctx, start, c.cfg.Timeout)
+	uncertain := false
+	for n := 0; ; n++ {
+		v, err := c.kvWriteOnce(ctx, p, data, cas)
+		if err == nil {
+			return v, nil
+		}
+		unknown := classifyAttempt(err, false) == attemptUnknown
+		if !unknown && !(uncertain && isCASMismatch(err)) {
+			return kvVersion{}, err
+		}
+		uncertain = true
+		applied, got, rerr := c.readBack(ctx, p, data, cas+1)
+		switch {
+		case rerr != nil:
+			return kvVersion{}, err // could not tell: the write's own error
+		case applied:
+			c.log.Info().Int("version", got.Version).Msg("vault kv write answer lost; read back: it was applied")
+			return got, nil
+		case isCASMismatch(err) || got.Version != 0:
+			return kvVersion{}, casConflict(err)
+		}
+		if !pause(ctx, n, deadline) {
+			return kvVersion{}, err
+		}
+	}
+}
+
+// readBack reports whether version of p holds exactly data. Absent (not
+// written), it returns false with a zero version; holding other data, false
+// with that version's metadata. Errors: the read's, when it could not tell.
+func (c *Client) readBack(ctx context.Context, p string, data any, version int) (bool, kvVersion, error) {
+	got, meta, err := kvReadInto[json.RawMessage](ctx, c, p, version)
+	if statusOf(err) == http.StatusNotFound || errors.Is(err, errNoData) {
+		return false, kvVersion{}, nil
+	}
+	if err != nil {
+		return false, kvVersion{}, err
+	}
+	if meta.Version == 0 {
+		meta.Version = version
+	}
+	same, err := sameJSON(got, data)
+	if err != nil {
+		return false, kvVersion{}, err
+	}
+	return same, meta, nil
+}
+
+// sameJSON compares stored JSON with the data a write sent, after both are
+// normalised through encoding/json (object keys sorted).
+func sameJSON(stored json.RawMessage, sent any) (bool, error) {
+	b, err := json.Marshal(sent)
+	if err != nil {
+		return false, broker.WithCode(broker.CodeInternal, err, "encode kv data")
+	}
+	var x, y any
+	if err := json.Unmarshal(stored, &x); err != nil {
+		return false, broker.WithCode(broker.CodeInternal, err, "decode kv data")
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		return false, broker.WithCode(broker.CodeInternal, err, "decode kv data")
+	}
+	nx, _ := json.Marshal(x)
+	ny, _ := json.Marshal(y)
+	return bytes.Equal(nx, ny), nil
+}
+
+// casConflict is the check-and-set failure to answer when read-back showed
+// another writer's version: Vault's own mismatch error when there is one.
+func casConflict(err error) error {
+	if isCASMismatch(err) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", errCASLost, err)
+}
+
+// errCASLost marks a check-and-set write whose read-back found another
+// writer's version: isCASMismatch reports it like Vault's own mismatch.
+var errCASLost = errors.New("check-and-set: another writer's version is stored")
 
 // kvReadInto reads the data at p (version 0: current) into out. A missing
 // path, or a deleted or destroyed version, is a 404 error.

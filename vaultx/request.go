@@ -22,6 +22,9 @@ type request struct {
 	wrapTTL time.Duration
 	// bodyOnError keeps a 4xx answer's body (transit batch results).
 	bodyOnError bool
+	// once marks a call that must not run twice (a check-and-set write, a
+	// wrapped read): it is retried only when it was certainly not processed.
+	once bool
 }
 
 // envelope is Vault's response structure.
@@ -86,10 +89,15 @@ func validHeaderValue(v string) bool {
 	return true
 }
 
-// do sends r with the broker's token. A 403 with AppRole auth may mean the
-// token was revoked: then the client logs in again (once, shared by concurrent
-// callers) and retries the call once.
+// do sends r with the broker's token, retrying as retry.go says within the
+// caller's deadline. A 403 with AppRole auth may mean the token was revoked:
+// then the client logs in again (once, shared by concurrent callers) and
+// retries the call once.
 func (c *Client) do(ctx context.Context, r request) (*envelope, error) {
+	return c.withRetries(ctx, !r.once, func() (*envelope, error) { return c.doOnce(ctx, r) })
+}
+
+func (c *Client) doOnce(ctx context.Context, r request) (*envelope, error) {
 	tok := c.api.Token()
 	env, err := c.send(ctx, r, tok)
 	if err != nil && c.approle && isPermissionDenied(err) && c.reauth(ctx, tok) {

@@ -508,11 +508,16 @@ func (c *Client) DeleteSecret(ctx context.Context, userID, secretID string) erro
 }
 
 // cleanup runs an undo step with a fresh context (the caller's may be done),
-// logging a failure.
+// logging a failure. It is bounded by cleanupTimeout, retries included, so an
+// undo during a Vault outage does not hold the caller's answer long (what it
+// leaves behind, the sweep or the token's TTL removes).
 func (c *Client) cleanup(fn func(ctx context.Context) error, what string) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, cleanupTimeout))
 	defer cancel()
 	if err := fn(ctx); err != nil {
 		c.log.Error().Err(err).Str("step", what).Msg("vault cleanup failed")
 	}
 }
+
+// cleanupTimeout bounds one undo step.
+const cleanupTimeout = 3 * time.Second

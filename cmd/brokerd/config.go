@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/redisx"
 	"github.com/acme/secretsbroker/vaultx"
 )
 
@@ -16,6 +17,7 @@ type serveConfig struct {
 	AdminListen      string
 	Vault            vaultx.Config
 	RedisURL         string
+	RedisSentinel    redisSentinel
 	SandboxVaultAddr string
 	WrapTTL          time.Duration
 	MaxWrapTTL       time.Duration
@@ -62,6 +64,10 @@ func parseServeConfig(args []string, getenv func(string) string, stdout io.Write
 	fs.str(&c.Vault.RoleIDFile, "role-id-file", "BROKER_VAULT_ROLE_ID_FILE", "", "file holding the AppRole role_id")
 	fs.str(&c.Vault.SecretIDFile, "secret-id-file", "BROKER_VAULT_SECRET_ID_FILE", "", "file holding the AppRole secret_id")
 	fs.secret(&c.RedisURL, "redis-url", "REDIS_URL", "Redis URL (optional; several replicas need it)")
+	fs.str(&c.RedisSentinel.Addrs, "redis-sentinel-addrs", "REDIS_SENTINEL_ADDRS", "", "Redis Sentinel addresses, comma-separated host:port (instead of --redis-url; with --redis-master-name)")
+	fs.str(&c.RedisSentinel.MasterName, "redis-master-name", "REDIS_MASTER_NAME", "", "name the sentinels monitor the Redis master as")
+	fs.secret(&c.RedisSentinel.SentinelPassword, "redis-sentinel-password", "REDIS_SENTINEL_PASSWORD", "password of the sentinels (optional)")
+	fs.secret(&c.RedisSentinel.Password, "redis-password", "REDIS_PASSWORD", "password of the Redis master and replicas found through Sentinel (optional)")
 	fs.addr(&c.SandboxVaultAddr, "sandbox-vault-addr", "BROKER_SANDBOX_VAULT_ADDR", "", "Vault address sandboxes use (default: --vault-addr)")
 	fs.dur(&c.WrapTTL, "wrap-ttl", "BROKER_WRAP_TTL", 5*time.Minute, "lifetime of a bootstrap token")
 	fs.dur(&c.MaxWrapTTL, "max-wrap-ttl", "BROKER_MAX_WRAP_TTL", time.Hour, "cap on --wrap-ttl")
@@ -156,5 +162,23 @@ func (c *serveConfig) presets() ([]broker.Preset, error) {
 func (c *serveConfig) deniedNames() []string { return splitList(c.DeniedNames) }
 
 func (c *serveConfig) String() string {
-	return fmt.Sprintf("listen=%s vault=%s redis=%t", c.Listen, c.Vault.Addr, c.RedisURL != "")
+	return fmt.Sprintf("listen=%s vault=%s redis=%t", c.Listen, c.Vault.Addr, c.redisConfigured())
 }
+
+// redisSentinel is the Redis-through-Sentinel settings.
+type redisSentinel struct {
+	Addrs            string
+	MasterName       string
+	SentinelPassword string
+	Password         string
+}
+
+func (r redisSentinel) set() bool { return r.Addrs != "" || r.MasterName != "" }
+
+func (r redisSentinel) sentinel() redisx.Sentinel {
+	return redisx.Sentinel{Addrs: splitList(r.Addrs), MasterName: r.MasterName,
+		SentinelPassword: r.SentinelPassword, Password: r.Password}
+}
+
+// redisConfigured reports whether a shared Redis is configured (by URL or Sentinel).
+func (c *serveConfig) redisConfigured() bool { return c.RedisURL != "" || c.RedisSentinel.set() }

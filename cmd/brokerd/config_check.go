@@ -39,6 +39,9 @@ func (c *serveConfig) checkSettings() error {
 			return usagef("REDIS_URL: %s", errMessage(err))
 		}
 	}
+	if err := c.checkSentinel(); err != nil {
+		return err
+	}
 	if err := vaultx.CheckAddr(c.Vault.Addr); err != nil {
 		return usagef("VAULT_ADDR: %s", errMessage(err))
 	}
@@ -97,6 +100,28 @@ func positiveInts(settings ...namedInt) error {
 		if s.v <= 0 {
 			return usagef("%s (%d) must be positive", s.env, s.v)
 		}
+	}
+	return nil
+}
+
+// checkSentinel refuses half a Sentinel setting, or Sentinel together with REDIS_URL.
+func (c *serveConfig) checkSentinel() error {
+	r := c.RedisSentinel
+	switch {
+	case !r.set():
+		if r.SentinelPassword != "" || r.Password != "" {
+			return usagef("REDIS_SENTINEL_PASSWORD and REDIS_PASSWORD need REDIS_SENTINEL_ADDRS and REDIS_MASTER_NAME (REDIS_URL carries its own password)")
+		}
+		return nil
+	case c.RedisURL != "":
+		return usagef("REDIS_URL and REDIS_SENTINEL_ADDRS are both set: set one (Sentinel finds the master itself)")
+	case r.Addrs == "":
+		return usagef("REDIS_MASTER_NAME needs REDIS_SENTINEL_ADDRS")
+	case r.MasterName == "":
+		return usagef("REDIS_SENTINEL_ADDRS needs REDIS_MASTER_NAME")
+	}
+	if err := redisx.CheckSentinel(r.sentinel()); err != nil {
+		return usagef("REDIS_SENTINEL_ADDRS: %s", errMessage(err))
 	}
 	return nil
 }

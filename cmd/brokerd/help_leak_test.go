@@ -42,6 +42,13 @@ func TestHelpAndErrorsNeverShowSecrets(t *testing.T) {
 		maps.Copy(m, extra)
 		return m
 	}
+	sentinelPw := map[string]string{"REDIS_SENTINEL_ADDRS": "127.0.0.1:1", "REDIS_MASTER_NAME": "m",
+		"REDIS_SENTINEL_PASSWORD": leakMark + "_sentinel_pw", "REDIS_PASSWORD": leakMark + "_redis_master_pw"}
+	sentinel := with(sentinelPw)
+	delete(sentinel, "REDIS_URL")
+	sentinelBad := maps.Clone(sentinelPw)
+	sentinelBad["REDIS_URL"] = ""
+	sentinelBad["REDIS_SENTINEL_ADDRS"] = "127.0.0.1"
 	cases := []struct {
 		name     string
 		env      map[string]string
@@ -60,6 +67,10 @@ func TestHelpAndErrorsNeverShowSecrets(t *testing.T) {
 		{"serve vault addr with password", with(map[string]string{"VAULT_ADDR": "http://u:" + leakMark + "_vault_pw@127.0.0.1:1"}), []string{"serve"}, 2},
 		{"serve vault addr unparsable", with(map[string]string{"VAULT_ADDR": "http://u:" + leakMark + " pw@127.0.0.1:1"}), []string{"serve"}, 2},
 		{"setup vault addr with password", with(map[string]string{"VAULT_ADDR": "http://u:" + leakMark + "_vault_pw@127.0.0.1:1"}), []string{"setup"}, 2},
+		{"serve -h with sentinel passwords", sentinel, []string{"serve", "-h"}, 0},
+		{"serve sentinel and redis url", with(sentinelPw), []string{"serve"}, 2},
+		{"serve sentinel bad address", with(sentinelBad), []string{"serve"}, 2},
+		{"serve sentinel password alone", with(map[string]string{"REDIS_URL": "", "REDIS_PASSWORD": leakMark + "_redis_master_pw"}), []string{"serve"}, 2},
 		{"serve approle unreadable role id", with(map[string]string{"VAULT_TOKEN": ""}), []string{"serve"}, 2},
 	}
 	for _, c := range cases {
@@ -82,6 +93,13 @@ func TestHelpAndErrorsNeverShowSecrets(t *testing.T) {
 			if c.wantCode == 0 && c.args[0] != "--help" {
 				if !strings.Contains(out.String(), "[$VAULT_TOKEN]) (set)") {
 					t.Fatalf("help does not say VAULT_TOKEN is set:\n%s", out.String())
+				}
+			}
+			if c.env["REDIS_SENTINEL_PASSWORD"] != "" && c.wantCode == 0 {
+				for _, v := range []string{"REDIS_SENTINEL_PASSWORD", "REDIS_PASSWORD"} {
+					if !strings.Contains(out.String(), "[$"+v+"]) (set)") {
+						t.Fatalf("help does not say %s is set:\n%s", v, out.String())
+					}
 				}
 			}
 		})

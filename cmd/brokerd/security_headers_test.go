@@ -99,7 +99,8 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 	// 503 from /readyz and from the API with Vault down.
 	v := testenv.StartVault(t)
 	cfg := setupVault(t, v)
-	down := startBroker(t, cfg, nil)
+	// Calls are retried until the request's deadline: keep it short.
+	down := startBroker(t, cfg, map[string]string{"BROKER_REQUEST_TIMEOUT": "2s"})
 	dkey := newAPIKey(t, v, "hdrs-down")
 	planted.add("api key", dkey)
 	v.Stop(t)

@@ -19,9 +19,11 @@ import (
 	"github.com/acme/secretsbroker/vaultx"
 )
 
-// stores are the Redis-or-in-process adapters of one broker process.
+// stores are the Redis-or-in-process adapters of one broker process. Runtime
+// and evaluation records and wrapping accessors are not among them: Vault KV
+// keeps those (vaultx.Records), so provisioning and revocation do not depend
+// on Redis.
 type stores struct {
-	records  broker.RecordStore
 	cache    broker.ListCache
 	idem     broker.IdempotencyStore
 	limiter  broker.Limiter
@@ -31,7 +33,7 @@ type stores struct {
 }
 
 func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (stores, error) {
-	if cfg.RedisURL == "" {
+	if !cfg.redisConfigured() {
 		mem := inproc.New(time.Now, inproc.Options{})
 		lim, err := inproc.NewLimiter(time.Now, cfg.RatePerMinute, time.Minute, cfg.RateBurst, 0)
 		if err != nil {
@@ -41,14 +43,11 @@ func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (store
 		if err != nil {
 			return stores{}, usagef("auth failure limit: %v", err)
 		}
-		return stores{records: mem, cache: mem.ListCache(), idem: mem.Idempotency(), limiter: lim, authFail: fail, close: func() {}}, nil
+		return stores{cache: mem.ListCache(), idem: mem.Idempotency(), limiter: lim, authFail: fail, close: func() {}}, nil
 	}
 	redisx.RouteLibraryLogs(log)
-	rc, err := redisx.New(ctx, cfg.RedisURL, redisx.Options{}, log)
+	rc, err := openRedis(ctx, cfg, log)
 	if err != nil {
-		if broker.IsCode(err, broker.CodeInvalid) {
-			return stores{}, usagef("REDIS_URL: %v", err)
-		}
 		return stores{}, err
 	}
 	lim, err := redisx.NewLimiter(rc, cfg.RatePerMinute, time.Minute, cfg.RateBurst)
@@ -68,9 +67,26 @@ func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (store
 		zerolog.Ctx(ctx).Warn().Err(err).Str("component", component).Msg("shared rate limiter unavailable; per-replica limit applied")
 	}}
 	return stores{
-		records: rc, cache: rc.ListCache(), idem: rc.Idempotency(), limiter: lim, authFail: fail,
+		cache: rc.ListCache(), idem: rc.Idempotency(), limiter: lim, authFail: fail,
 		redis: rc, close: func() { _ = rc.Close() },
 	}, nil
+}
+
+// openRedis connects to REDIS_URL, or to the master the sentinels name.
+func openRedis(ctx context.Context, cfg serveConfig, log zerolog.Logger) (*redisx.Client, error) {
+	setting := "REDIS_URL"
+	var rc *redisx.Client
+	var err error
+	if cfg.RedisSentinel.set() {
+		setting = "REDIS_SENTINEL_ADDRS"
+		rc, err = redisx.NewFailover(ctx, cfg.RedisSentinel.sentinel(), redisx.Options{}, log)
+	} else {
+		rc, err = redisx.New(ctx, cfg.RedisURL, redisx.Options{}, log)
+	}
+	if broker.IsCode(err, broker.CodeInvalid) {
+		return nil, usagef("%s: %v", setting, errMessage(err))
+	}
+	return rc, err
 }
 
 func newLogger(level string, w io.Writer) (zerolog.Logger, error) {
@@ -110,6 +126,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go sweepBundles(sweepCtx, vc, cfg.BundleMaxAge, cfg.RequestTimeout, log)
+	go sweepAccessors(sweepCtx, vc.Records(), max(cfg.WrapTTL, time.Minute), cfg.RequestTimeout, log)
 	st, err := openStores(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -124,7 +141,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Limits: cfg.Limits, DeniedNames: cfg.deniedNames(), Presets: presets,
 		SandboxVaultAddr: cfg.SandboxVaultAddr, WrapTTL: cfg.WrapTTL, MaxWrapTTL: cfg.MaxWrapTTL, NameGrace: cfg.NameGrace, Warn: warn,
 		Observer: metrics, DefaultDelivery: cfg.Egress.Delivery, Egress: cfg.egress,
-	}, broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: st.records, Cache: st.cache, Egress: vc})
+	}, broker.Deps{Secrets: vc, Crypto: vc, Boot: vc, Records: vc.Records(), Cache: st.cache, Egress: vc})
 	checks := []handlers.Check{
 		{Name: "vault", Required: true, Pinger: vc},
 		{Name: "vault_layout", Required: true, Pinger: vaultx.NewLayoutCheck(vc, 10*time.Second, time.Now)},
@@ -154,7 +171,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		_ = ln.Close()
 		return err
 	}
-	ev := log.Info().Str("addr", ln.Addr().String()).Str("vault", cfg.Vault.Addr).Bool("redis", cfg.RedisURL != "").
+	ev := log.Info().Str("addr", ln.Addr().String()).Str("vault", cfg.Vault.Addr).Bool("redis", cfg.redisConfigured()).
 		Str("wrap_ttl", cfg.WrapTTL.String()).Str("delivery_default", cfg.Egress.Delivery).Bool("egress", cfg.egress != nil)
 	if admin != nil {
 		ev = ev.Str("admin_addr", admin.addr)

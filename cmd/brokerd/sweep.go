@@ -36,3 +36,29 @@ func sweepBundles(ctx context.Context, s bundleSweeper, maxAge, timeout time.Dur
 		}
 	}
 }
+
+// accessorSweeper deletes expired accessor entries (vaultx.Records).
+type accessorSweeper interface {
+	SweepAccessors(ctx context.Context) (int, error)
+}
+
+// sweepAccessors deletes the accessor entries of expired bootstrap tokens at
+// start and then every interval, each sweep bounded by timeout.
+func sweepAccessors(ctx context.Context, s accessorSweeper, interval, timeout time.Duration, log zerolog.Logger) {
+	for {
+		sctx, cancel := context.WithTimeout(ctx, timeout)
+		n, err := s.SweepAccessors(sctx)
+		cancel()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn().Err(err).Str("component", "accessor_sweep").Msg("accessor sweep failed; retrying at the next interval")
+		case n > 0:
+			log.Info().Int("accessors", n).Str("component", "accessor_sweep").Msg("deleted the accessor entries of expired bootstrap tokens")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}

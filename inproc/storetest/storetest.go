@@ -39,9 +39,30 @@ func Run(t *testing.T, newSubject Factory) {
 	}
 }
 
+// RunRecords runs the record store behaviours only, without the record TTL:
+// for a RecordStore that is the system of record (vaultx.Records keeps a
+// record until it is deleted). Only Records, RecordTTL (the accessor TTL the
+// contract waits past) and Advance of the subject are used.
+func RunRecords(t *testing.T, newSubject Factory) {
+	for _, c := range cases {
+		if !recordBehaviours[c.name] {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			c.run(t, newSubject(t))
+		})
+	}
+}
+
 type behaviour struct {
 	name string
 	run  func(t *testing.T, s Subject)
+}
+
+// recordBehaviours are the cases RunRecords runs.
+var recordBehaviours = map[string]bool{
+	"runtime round trip": true, "runtime replace": true, "runtime list and delete": true,
+	"evaluation round trip": true, "user isolation": true, "accessor take once": true, "accessor ttl": true,
 }
 
 var cases = []behaviour{

@@ -26,4 +26,13 @@
 //	func TestX(t *testing.T) { v := env.Vault(t); r := env.Redis(t); ... }
 //
 // Tests that Stop, Start, Seal or Unseal a server should start their own.
+//
+// Scale-out (each ~5-15 s to start, so share one per package where you can):
+//
+//	c := testenv.StartVaultCluster(t)  // 3 Raft nodes (retry_join) behind HAProxy; c.Addr is the proxy
+//	s := testenv.StartRedisSentinel(t) // master, 2 replicas, 3 sentinels; s.SentinelAddrs, s.MasterName
+//
+// HAProxy (Debian's haproxy, /usr/sbin) health-checks GET /v1/sys/health and sends
+// traffic only to the node that answers 200 (the active one). Kill, Freeze (SIGSTOP),
+// Thaw and Restart act on one node; WaitActive waits for a new leader behind the proxy.
 package testenv

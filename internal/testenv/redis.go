@@ -21,6 +21,7 @@ type Redis struct {
 	dir     string
 	logPath string
 	port    int
+	extra   []string // more redis-server arguments (a replica's --replicaof)
 	p       *proc
 	ctr     *container
 }
@@ -103,6 +104,7 @@ func (r *Redis) boot() error {
 	} else {
 		args := []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--dir", r.dir}
+		args = append(args, r.extra...)
 		p, err := startProc(r.bin, args, nil, r.dir, r.logPath)
 		if err != nil {
 			return err

@@ -11,7 +11,7 @@ import (
 
 // report appends one line to the file named by BROKER_TESTENV_REPORT, if set, so that
 // `make test` can say which real servers the tests used and whether any test skipped.
-// Line: "<event> <package dir> <detail>"; events: vault, redis, skip.
+// Line: "<event> <package dir> <detail>"; events: vault, redis, sentinel, skip.
 func report(event, detail string) {
 	path := os.Getenv("BROKER_TESTENV_REPORT")
 	if path == "" {

@@ -19,8 +19,12 @@ type Vault struct {
 	UnsealKeys []string // one key (threshold 1)
 
 	raft        bool
-	bin         string // binary; empty when running in a container
-	dir         string // temp dir: log, config, raft data
+	nodeID      string   // Raft node id (default "testenv")
+	joins       []string // retry_join leader addresses (cluster members)
+	host        string   // address the node listens on (default 127.0.0.1)
+	netns       string   // network namespace the node runs in (default: the test's)
+	bin         string   // binary; empty when running in a container
+	dir         string   // temp dir: log, config, raft data
 	logPath     string
 	port        int
 	clusterPort int
@@ -122,6 +126,11 @@ func (v *Vault) pickPorts() error {
 		return nil // the container runtime maps ports
 	}
 	var err error
+	if v.netns != "" { // a namespace of its own: the standard ports are free
+		v.port, v.clusterPort = 8200, 8201
+		v.Addr = fmt.Sprintf("http://%s:%d", v.host, v.port)
+		return nil
+	}
 	if v.port, err = freePort(); err != nil {
 		return err
 	}
@@ -178,6 +187,10 @@ func (v *Vault) launch(ctx context.Context) error {
 		return err
 	}
 	env := []string{"HOME=" + v.dir} // dev mode writes ~/.vault-token
+	if v.netns != "" {
+		v.p, err = startProc("ip", append([]string{"netns", "exec", v.netns, v.bin}, args...), env, v.dir, v.logPath)
+		return err
+	}
 	v.p, err = startProc(v.bin, args, env, v.dir, v.logPath)
 	return err
 }

@@ -27,23 +27,36 @@ func (v *Vault) args() ([]string, error) {
 	return []string{"server", "-config=" + cfg}, nil
 }
 
-// raftConfig is a single-node server with integrated storage and a plain-HTTP listener.
+// raftConfig is a server with integrated storage and a plain-HTTP listener: a
+// single node, or a cluster member joining the others (retry_join).
 func (v *Vault) raftConfig(dataDir string) string {
+	id := v.nodeID
+	if id == "" {
+		id = "testenv"
+	}
+	host := v.host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	joins := ""
+	for _, a := range v.joins {
+		joins += fmt.Sprintf("  retry_join {\n    leader_api_addr = %q\n  }\n", a)
+	}
 	return fmt.Sprintf(`storage "raft" {
   path    = %q
-  node_id = "testenv"
+  node_id = %q
   performance_multiplier = 1
-}
+%s}
 listener "tcp" {
-  address         = "127.0.0.1:%d"
-  cluster_address = "127.0.0.1:%d"
+  address         = "%[4]s:%[5]d"
+  cluster_address = "%[4]s:%[6]d"
   tls_disable     = true
 }
-api_addr      = "http://127.0.0.1:%d"
-cluster_addr  = "http://127.0.0.1:%d"
+api_addr      = "http://%[4]s:%[5]d"
+cluster_addr  = "http://%[4]s:%[6]d"
 disable_mlock = true
 ui            = false
-`, dataDir, v.port, v.clusterPort, v.port, v.clusterPort)
+`, dataDir, id, joins, host, v.port, v.clusterPort)
 }
 
 func randomHex(n int) string {
