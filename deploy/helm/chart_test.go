@@ -158,7 +158,7 @@ func find[T any](t *testing.T, objs []object, kind, suffix string) T {
 // every object decodes strictly into its Kubernetes API type.
 func TestChartRendersStrict(t *testing.T) {
 	c := load(t)
-	for name, vals := range map[string]map[string]any{"defaults": {}, "everything": everything,
+	for name, vals := range map[string]map[string]any{"defaults": {}, "everything": everything, "egressd options": egressdOptions,
 		"redis url": {"redis": map[string]any{"sentinel": map[string]any{"addrs": ""}, "urlSecret": map[string]any{"name": "redis"}}}} {
 		objs, err := render(c, vals)
 		if err != nil {
@@ -172,7 +172,7 @@ func TestChartRendersStrict(t *testing.T) {
 		if name == "defaults" && (kinds["Pod"] != 0 || kinds["Deployment"] != 1) {
 			t.Errorf("defaults render egressd or the sandbox example: %v", kinds)
 		}
-		if name == "everything" && (kinds["Pod"] != 1 || kinds["Deployment"] != 2 || kinds["NetworkPolicy"] != 2) {
+		if name == "everything" && (kinds["Pod"] != 1 || kinds["Deployment"] != 2 || kinds["NetworkPolicy"] != 2 || kinds["PodDisruptionBudget"] != 2) {
 			t.Errorf("everything: %v", kinds)
 		}
 	}
@@ -225,10 +225,6 @@ func TestBrokerdDeployment(t *testing.T) {
 	if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 ||
 		pdb.Spec.Selector.MatchLabels["app.kubernetes.io/component"] != "brokerd" {
 		t.Errorf("PodDisruptionBudget %+v", pdb.Spec)
-	}
-	eg := find[*appsv1.Deployment](t, objs, "Deployment", "-egressd")
-	if eg.Spec.Template.Spec.Containers[0].Env[0].Name != "EGRESS_LISTEN_ADDR" {
-		t.Errorf("egressd env %+v", eg.Spec.Template.Spec.Containers[0].Env)
 	}
 }
 

@@ -42,3 +42,12 @@ fsGroup: 10001
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* egressd's address as sandboxes reach it (BROKER_EGRESS_PROXY_URL). */}}
+{{- define "sb.egressdURL" -}}
+{{- if .Values.egressd.proxyURL -}}
+{{ .Values.egressd.proxyURL }}
+{{- else -}}
+http://{{ include "sb.name" . }}-egressd.{{ .Release.Namespace }}.svc:{{ .Values.egressd.port }}
+{{- end -}}
+{{- end -}}
