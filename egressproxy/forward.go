@@ -152,7 +152,7 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 	for _, tok := range tokensIn(nil, r.URL.RequestURI()) {
 		findings = append(findings, p.tokenAlert(r.Context(), sb, tok, AlertQuery))
 	}
-	subs, pairsOf, refusal := p.resolveHeaderTokens(r.Context(), sb, ci.host, r.Header)
+	subs, refusal := p.resolveHeaderTokens(r.Context(), sb, ci.host, r.Header)
 	if refusal != nil {
 		findings = append(findings, refusal.findings...)
 		refuse(w, refusal.status, refusal.reason)
@@ -167,10 +167,10 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 	}
 	st := &forwardState{scheme: "https", hostport: net.JoinHostPort(ci.host, ci.port)}
 	for _, tok := range used {
-		pr := pairsOf[tok]
-		st.pairs = append(st.pairs, pair{value: []byte(subs[tok].value), placeholder: []byte(subs[tok].prefix + tok)})
-		st.pairSecrets = append(st.pairSecrets, pr.SecretID)
-		findings = append(findings, finding{secretID: pr.SecretID})
+		s := subs[tok]
+		st.pairs = append(st.pairs, pair{value: []byte(s.value), placeholder: []byte(s.prefix + tok)})
+		st.pairSecrets = append(st.pairSecrets, s.secretID)
+		findings = append(findings, finding{secretID: s.secretID})
 	}
 	if len(used) > 0 {
 		r.Header.Del("Accept-Encoding") // an uncompressed answer can be scanned
@@ -208,15 +208,14 @@ type refusal struct {
 // resolveHeaderTokens reads the record and value of each placeholder token
 // in the headers. A token of another sandbox, or towards a host outside its
 // secret's hosts, refuses the request. Unknown tokens are left as they are.
-func (p *Proxy) resolveHeaderTokens(ctx context.Context, sb broker.SandboxEgress, host string, h http.Header) (map[string]sub, map[string]broker.PlaceholderRecord, *refusal) {
+func (p *Proxy) resolveHeaderTokens(ctx context.Context, sb broker.SandboxEgress, host string, h http.Header) (map[string]sub, *refusal) {
 	toks := headerTokens(h)
 	if len(toks) == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
 	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	subs := make(map[string]sub, len(toks))
-	recs := make(map[string]broker.PlaceholderRecord, len(toks))
 	for _, tok := range toks {
 		rec, err := p.src.EgressPlaceholder(lctx, broker.TokenHash(tok))
 		switch {
@@ -225,31 +224,30 @@ func (p *Proxy) resolveHeaderTokens(ctx context.Context, sb broker.SandboxEgress
 		case err != nil:
 			p.metrics.lookups.WithLabelValues("placeholder").Inc()
 			p.log.Error().Err(err).Msg("placeholder record unreadable")
-			return nil, nil, &refusal{status: http.StatusServiceUnavailable, reason: "cannot read placeholder records now (Vault unavailable)"}
+			return nil, &refusal{status: http.StatusServiceUnavailable, reason: "cannot read placeholder records now (Vault unavailable)"}
 		}
 		if rec.SandboxID != sb.SandboxID || rec.UserID != sb.UserID {
-			return nil, nil, &refusal{status: http.StatusForbidden, reason: "this placeholder belongs to another sandbox",
+			return nil, &refusal{status: http.StatusForbidden, reason: "this placeholder belongs to another sandbox",
 				findings: []finding{{alert: AlertForeignSandbox, secretID: rec.SecretID, userID: rec.UserID, ownerSandbox: rec.SandboxID}}}
 		}
 		if !broker.EgressHostAllowed(rec.Hosts, host) {
-			return nil, nil, &refusal{status: http.StatusForbidden, reason: "this placeholder may not be sent to " + host,
+			return nil, &refusal{status: http.StatusForbidden, reason: "this placeholder may not be sent to " + host,
 				findings: []finding{{alert: AlertWrongHost, secretID: rec.SecretID}}}
 		}
 		val, err := p.src.CurrentValue(lctx, rec.UserID, rec.SecretID)
 		switch {
 		case broker.IsCode(err, broker.CodeNotFound) || broker.IsCode(err, broker.CodeForbidden):
-			return nil, nil, &refusal{status: http.StatusForbidden, reason: "the secret behind this placeholder no longer exists"}
+			return nil, &refusal{status: http.StatusForbidden, reason: "the secret behind this placeholder no longer exists"}
 		case err != nil:
 			p.metrics.lookups.WithLabelValues("value").Inc()
 			p.log.Error().Err(err).Str("secret_id", rec.SecretID).Msg("secret value unreadable")
-			return nil, nil, &refusal{status: http.StatusServiceUnavailable, reason: "cannot read the secret now (Vault unavailable)"}
+			return nil, &refusal{status: http.StatusServiceUnavailable, reason: "cannot read the secret now (Vault unavailable)"}
 		case !validHeaderValue(val):
-			return nil, nil, &refusal{status: http.StatusForbidden, reason: "the secret's value cannot be sent in a header (control characters)"}
+			return nil, &refusal{status: http.StatusForbidden, reason: "the secret's value cannot be sent in a header (control characters)"}
 		}
-		subs[tok] = sub{prefix: rec.Prefix, value: val}
-		recs[tok] = rec
+		subs[tok] = sub{prefix: rec.Prefix, value: val, secretID: rec.SecretID}
 	}
-	return subs, recs, nil
+	return subs, nil
 }
 
 // tokenAlert is the alert of a token found where it is not substituted,

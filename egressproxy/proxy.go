@@ -107,6 +107,7 @@ func New(cfg Config) (*Proxy, error) {
 		FlushInterval:  -1, // flush every write: server-sent events stream
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.upstreamError,
+		BufferPool:     newBufferPool(),
 		ErrorLog:       log.New(io.Discard, "", 0),
 	}
 	p.innerLn = newChanListener()

@@ -11,8 +11,9 @@ import (
 // sub is what one placeholder token is replaced by: the visible prefix that
 // must precede the token, and the value that replaces prefix and token.
 type sub struct {
-	prefix string
-	value  string
+	prefix   string
+	value    string
+	secretID string // whose value it is (for findings)
 }
 
 // tokensIn appends the placeholder tokens of s to out (duplicates kept).

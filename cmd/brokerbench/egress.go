@@ -43,6 +43,19 @@ type egressRow struct {
 	Conc   int
 	Direct stats
 	Proxy  stats
+	// CPU per request: this process (load client and upstream) on a direct
+	// request and on a proxied one, and egressd on a proxied one.
+	DirectCPU, ProxyBenchCPU, EgressCPU time.Duration
+}
+
+// Bound is the highest ratio the measured CPU allows when the three
+// processes share the machine's cores and the run is CPU-bound: a direct
+// request costs DirectCPU, a proxied one ProxyBenchCPU+EgressCPU.
+func (r egressRow) Bound() float64 {
+	if r.EgressCPU+r.ProxyBenchCPU == 0 {
+		return 0
+	}
+	return float64(r.DirectCPU) / float64(r.ProxyBenchCPU+r.EgressCPU)
 }
 
 // P50Added is the median latency egressd adds.
@@ -202,7 +215,8 @@ func runEgress(ctx context.Context, cfg config, root, work string, v *vaultServe
 		"EGRESS_LISTEN_ADDR=" + proxyAddr, fmt.Sprintf("EGRESS_ADMIN_ADDR=127.0.0.1:%d", adminPort),
 		"EGRESS_CA_CERT=" + filepath.Join(work, "egress-ca.pem"), "EGRESS_CA_KEY=" + filepath.Join(work, "egress-ca.key"),
 		"EGRESS_UPSTREAM_CA=" + filepath.Join(work, "upstream-ca.pem"), "EGRESS_RESOLVE=" + egressHost + "=" + upAddr,
-		"EGRESS_LOG_LEVEL=warn", // one info line per substitution would measure the log, not the proxy
+		"EGRESS_LOG_LEVEL=warn",                               // one info line per substitution would measure the log, not the proxy
+		"EGRESS_CPUPROFILE=" + os.Getenv("EGRESS_CPUPROFILE"), // a CPU profile of egressd, written at its shutdown (empty: none)
 	}, filepath.Join(work, "egressd.log"), nil)
 	if err != nil {
 		return rep, err
@@ -264,9 +278,21 @@ func runEgress(ctx context.Context, cfg config, root, work string, v *vaultServe
 		if conc == 64 {
 			_ = resetPeakRSS(p.pid())
 		}
+		cpu := func(pid int) time.Duration { d, _ := cpuTime(pid); return d }
+		var dSelf, pSelf, pEg time.Duration
 		for round := 0; round < cfg.Rounds; round++ {
+			s0 := cpu(os.Getpid())
 			r.Direct = r.Direct.merge(drive(ctx, conc, 0, n/cfg.Rounds+1, dop))
+			s1, e1 := cpu(os.Getpid()), cpu(p.pid())
 			r.Proxy = r.Proxy.merge(drive(ctx, conc, 0, n/cfg.Rounds+1, pop))
+			dSelf += s1 - s0
+			pSelf += cpu(os.Getpid()) - s1
+			pEg += cpu(p.pid()) - e1
+		}
+		if r.Direct.Requests > 0 && r.Proxy.Requests > 0 {
+			r.DirectCPU = dSelf / time.Duration(r.Direct.Requests)
+			r.ProxyBenchCPU = pSelf / time.Duration(r.Proxy.Requests)
+			r.EgressCPU = pEg / time.Duration(r.Proxy.Requests)
 		}
 		if conc == 64 {
 			rep.RSS64, _ = peakRSS(p.pid())
@@ -274,6 +300,8 @@ func runEgress(ctx context.Context, cfg config, root, work string, v *vaultServe
 		r.Direct, r.Proxy = r.Direct.summarize(), r.Proxy.summarize()
 		logf("egress c=%-3d direct %8.1f/s p50 %s | egressd %8.1f/s p50 %s | added p50 %s, ratio %.2f | err %d/%d",
 			conc, r.Direct.Throughput, ms(r.Direct.P50), r.Proxy.Throughput, ms(r.Proxy.P50), ms(r.P50Added()), r.Ratio(), r.Direct.Errors, r.Proxy.Errors)
+		logf("  CPU/request: direct %s (client+upstream) | proxied %s client+upstream + %s egressd | CPU bound on ratio %.2f",
+			r.DirectCPU, r.ProxyBenchCPU, r.EgressCPU, r.Bound())
 		if r.Proxy.FirstError != "" {
 			logf("  egressd error: %s", r.Proxy.FirstError)
 		}
@@ -293,11 +321,14 @@ func (rep egressReport) write(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "\negress phase: GET with one substitution through egressd vs straight to the upstream (HTTPS, keep-alive)\n")
-	fmt.Fprintf(w, "%-5s %12s %12s %10s %10s %10s %7s %s\n", "conc", "direct/s", "egressd/s", "ratio", "p50 dir", "p50 egr", "added", "errors")
+	fmt.Fprintf(w, "%-5s %12s %12s %10s %10s %10s %7s %9s %9s %9s %6s %s\n", "conc", "direct/s", "egressd/s", "ratio", "p50 dir", "p50 egr", "added",
+		"cpu dir", "cpu c+u", "cpu egr", "bound", "errors")
 	for _, r := range rep.Rows {
-		fmt.Fprintf(w, "%-5d %12.1f %12.1f %10.2f %10s %10s %7s %d/%d\n", r.Conc, r.Direct.Throughput, r.Proxy.Throughput, r.Ratio(),
-			msf(r.Direct.P50), msf(r.Proxy.P50), msf(r.P50Added()), r.Direct.Errors, r.Proxy.Errors)
+		fmt.Fprintf(w, "%-5d %12.1f %12.1f %10.2f %10s %10s %7s %9s %9s %9s %6.2f %d/%d\n", r.Conc, r.Direct.Throughput, r.Proxy.Throughput, r.Ratio(),
+			msf(r.Direct.P50), msf(r.Proxy.P50), msf(r.P50Added()), us(r.DirectCPU), us(r.ProxyBenchCPU), us(r.EgressCPU), r.Bound(), r.Direct.Errors, r.Proxy.Errors)
 	}
+	fmt.Fprintf(w, "cpu: CPU per request (µs): dir = this process (client+upstream) on a direct request, c+u = the same on a proxied one,\n")
+	fmt.Fprintf(w, "egr = egressd on a proxied one; bound = dir/(c+u+egr), the best ratio a CPU-bound run on shared cores allows\n")
 	if rep.RSS64 > 0 {
 		fmt.Fprintf(w, "egressd peak RSS at c=64: %.1f MB\n", mb(rep.RSS64))
 	}

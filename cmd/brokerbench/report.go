@@ -48,6 +48,7 @@ type report struct {
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
 
 func msf(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) }
+func us(d time.Duration) string  { return strconv.FormatFloat(float64(d)/1e3, 'f', 1, 64) }
 
 func (rep report) write(stdout io.Writer, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {

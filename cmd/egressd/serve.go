@@ -39,6 +39,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	stopProfile, err := startCPUProfile(getenv(cpuProfileEnv))
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	roots, err := cfg.upstreamRoots()
 	if err != nil {
 		return err
