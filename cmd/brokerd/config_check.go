@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/acme/secretsbroker/internal/envflag"
 	"github.com/acme/secretsbroker/redisx"
 	"github.com/acme/secretsbroker/vaultx"
 )
@@ -48,12 +49,12 @@ func (c *serveConfig) checkSettings() error {
 	if err := vaultx.CheckAddr(c.SandboxVaultAddr); err != nil {
 		return usagef("BROKER_SANDBOX_VAULT_ADDR: %s", errMessage(err))
 	}
-	for _, o := range splitList(c.CORSOrigins) {
+	for _, o := range envflag.SplitList(c.CORSOrigins) {
 		if !validOrigin(o) {
 			return usagef("BROKER_CORS_ORIGINS entry %q: want an origin, scheme://host[:port] (no path, no wildcard)", o)
 		}
 	}
-	for _, n := range splitList(c.DeniedNames) {
+	for _, n := range envflag.SplitList(c.DeniedNames) {
 		if !deniedNameRE.MatchString(n) {
 			return usagef("BROKER_DENIED_NAMES entry %q: want an env var name (letters, digits, underscores), optionally ending in * for a prefix", n)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/internal/envflag"
 )
 
 // egressSettings are the settings of egress delivery (docs/design.md,
@@ -23,12 +24,12 @@ type egressSettings struct {
 	Lifetime time.Duration // BROKER_EGRESS_LIFETIME
 }
 
-func egressFlags(fs *flagSet, e *egressSettings) {
-	fs.str(&e.Delivery, "delivery-default", "BROKER_DELIVERY_DEFAULT", broker.DeliveryEnv, "delivery of a provisioning request that names none: env or egress")
-	fs.str(&e.ProxyURL, "egress-proxy-url", "BROKER_EGRESS_PROXY_URL", "", "egressd's address as sandboxes reach it, http://host:port (no credentials); empty: no egress delivery")
-	fs.str(&e.CACert, "egress-ca-cert", "BROKER_EGRESS_CA_CERT", "", "PEM file of the egress CA certificate handed to egress sandboxes (required with --egress-proxy-url)")
-	fs.str(&e.NoProxy, "egress-no-proxy", "BROKER_EGRESS_NO_PROXY", broker.DefaultNoProxy, "NO_PROXY of egress sandboxes")
-	fs.dur(&e.Lifetime, "egress-lifetime", "BROKER_EGRESS_LIFETIME", broker.DefaultEgressLifetime, "how long an egress sandbox's placeholders are honoured, at most "+broker.MaxEgressLifetime.String())
+func egressFlags(fs *envflag.Set, e *egressSettings) {
+	fs.String(&e.Delivery, "delivery-default", "BROKER_DELIVERY_DEFAULT", broker.DeliveryEnv, "delivery of a provisioning request that names none: env or egress")
+	fs.String(&e.ProxyURL, "egress-proxy-url", "BROKER_EGRESS_PROXY_URL", "", "egressd's address as sandboxes reach it, http://host:port (no credentials); empty: no egress delivery")
+	fs.String(&e.CACert, "egress-ca-cert", "BROKER_EGRESS_CA_CERT", "", "PEM file of the egress CA certificate handed to egress sandboxes (required with --egress-proxy-url)")
+	fs.String(&e.NoProxy, "egress-no-proxy", "BROKER_EGRESS_NO_PROXY", broker.DefaultNoProxy, "NO_PROXY of egress sandboxes")
+	fs.Duration(&e.Lifetime, "egress-lifetime", "BROKER_EGRESS_LIFETIME", broker.DefaultEgressLifetime, "how long an egress sandbox's placeholders are honoured, at most "+broker.MaxEgressLifetime.String())
 }
 
 // config checks the egress settings and reads the CA file: nil when egress

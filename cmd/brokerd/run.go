@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/acme/secretsbroker/internal/buildinfo"
+	"github.com/acme/secretsbroker/internal/envflag"
 )
 
 const usage = `usage: brokerd <command> [flags]
@@ -39,7 +40,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	default:
 		return usagef("unknown command %q: want serve or setup", args[0])
 	}
-	if errors.Is(err, errHelpShown) {
+	if errors.Is(err, envflag.ErrHelpShown) {
 		return nil
 	}
 	return err

@@ -14,6 +14,7 @@ import (
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/handlers"
 	"github.com/acme/secretsbroker/inproc"
+	"github.com/acme/secretsbroker/internal/envflag"
 	"github.com/acme/secretsbroker/redisx"
 	"github.com/acme/secretsbroker/ui"
 	"github.com/acme/secretsbroker/vaultx"
@@ -151,7 +152,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg.UI {
 		console = ui.Assets()
 	}
-	srv := handlers.New(handlers.Config{RequestTimeout: cfg.RequestTimeout, CORSOrigins: splitList(cfg.CORSOrigins)}, handlers.Deps{
+	srv := handlers.New(handlers.Config{RequestTimeout: cfg.RequestTimeout, CORSOrigins: envflag.SplitList(cfg.CORSOrigins)}, handlers.Deps{
 		Console: console,
 		Secrets: svc, Runtimes: svc, Evaluations: svc, Auth: broker.NewAuthenticator(vc, cfg.AuthCacheTTL, time.Now),
 		Limiter: st.limiter, AuthFailLimiter: st.authFail, Idempotency: st.idem,

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/acme/secretsbroker/broker"
+	"github.com/acme/secretsbroker/internal/envflag"
 	"github.com/acme/secretsbroker/vaultx"
 )
 
@@ -17,16 +18,16 @@ func setup(ctx context.Context, args []string, getenv func(string) string, stdou
 		vc   vaultx.Config
 		opts vaultx.SetupOptions
 	)
-	fs := newFlagSet("setup", getenv, stdout)
+	fs := envflag.New("brokerd", "setup", getenv, stdout)
 	vaultFlags(fs, &vc)
-	fs.str(&opts.RoleIDFile, "role-id-file", "BROKER_VAULT_ROLE_ID_FILE", "", "write the AppRole role_id to this file (0600)")
-	fs.str(&opts.SecretIDFile, "secret-id-file", "BROKER_VAULT_SECRET_ID_FILE", "", "write a secret_id to this file (0600) unless it holds a valid one")
-	fs.str(&opts.EgressRoleIDFile, "egress-role-id-file", "BROKER_EGRESS_ROLE_ID_FILE", "", "write egressd's AppRole role_id to this file (0600)")
-	fs.str(&opts.EgressSecretIDFile, "egress-secret-id-file", "BROKER_EGRESS_SECRET_ID_FILE", "", "write a secret_id of egressd's AppRole to this file (0600) unless it holds a valid one")
-	fs.str(&opts.AuditFilePath, "audit-file", "BROKER_AUDIT_FILE", "", "enable a file audit device writing to this path (on the Vault server)")
-	fs.dur(&opts.TokenTTL, "token-ttl", "BROKER_VAULT_TOKEN_TTL", 0, "TTL of the broker's AppRole tokens (default 1h)")
-	fs.dur(&opts.TokenMaxTTL, "token-max-ttl", "BROKER_VAULT_TOKEN_MAX_TTL", 0, "max TTL of the broker's AppRole tokens (default 24h)")
-	if err := fs.parse(args); err != nil {
+	fs.String(&opts.RoleIDFile, "role-id-file", "BROKER_VAULT_ROLE_ID_FILE", "", "write the AppRole role_id to this file (0600)")
+	fs.String(&opts.SecretIDFile, "secret-id-file", "BROKER_VAULT_SECRET_ID_FILE", "", "write a secret_id to this file (0600) unless it holds a valid one")
+	fs.String(&opts.EgressRoleIDFile, "egress-role-id-file", "BROKER_EGRESS_ROLE_ID_FILE", "", "write egressd's AppRole role_id to this file (0600)")
+	fs.String(&opts.EgressSecretIDFile, "egress-secret-id-file", "BROKER_EGRESS_SECRET_ID_FILE", "", "write a secret_id of egressd's AppRole to this file (0600) unless it holds a valid one")
+	fs.String(&opts.AuditFilePath, "audit-file", "BROKER_AUDIT_FILE", "", "enable a file audit device writing to this path (on the Vault server)")
+	fs.Duration(&opts.TokenTTL, "token-ttl", "BROKER_VAULT_TOKEN_TTL", 0, "TTL of the broker's AppRole tokens (default 1h)")
+	fs.Duration(&opts.TokenMaxTTL, "token-max-ttl", "BROKER_VAULT_TOKEN_MAX_TTL", 0, "max TTL of the broker's AppRole tokens (default 24h)")
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if vc.Token == "" {

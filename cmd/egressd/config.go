@@ -11,6 +11,7 @@ import (
 
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/egressproxy"
+	"github.com/acme/secretsbroker/internal/envflag"
 	"github.com/acme/secretsbroker/vaultx"
 )
 
@@ -42,31 +43,31 @@ type serveConfig struct {
 
 func parseServeConfig(args []string, getenv func(string) string, stdout io.Writer) (serveConfig, error) {
 	var c serveConfig
-	fs := newFlagSet("serve", getenv, stdout)
-	fs.str(&c.Listen, "listen", "EGRESS_LISTEN_ADDR", "127.0.0.1:3128", "address sandboxes reach the proxy on")
-	fs.str(&c.AdminListen, "admin-listen", "EGRESS_ADMIN_ADDR", "127.0.0.1:3129", "address of /healthz, /readyz and /metrics; empty: not served")
-	fs.addr(&c.Vault.Addr, "vault-addr", "VAULT_ADDR", "http://127.0.0.1:8200", "Vault address")
-	fs.secret(&c.Vault.Token, "vault-token", "VAULT_TOKEN", "Vault token (instead of AppRole)")
-	fs.str(&c.Vault.RoleIDFile, "role-id-file", "EGRESS_VAULT_ROLE_ID_FILE", "", "file holding egressd's AppRole role_id")
-	fs.str(&c.Vault.SecretIDFile, "secret-id-file", "EGRESS_VAULT_SECRET_ID_FILE", "", "file holding egressd's AppRole secret_id")
-	fs.str(&c.Vault.KVMount, "kv-mount", "BROKER_KV_MOUNT", vaultx.DefaultKVMount, "KV v2 mount")
-	fs.str(&c.Vault.TransitMount, "transit-mount", "BROKER_TRANSIT_MOUNT", vaultx.DefaultTransitMount, "transit mount")
-	fs.str(&c.Vault.TransitKey, "transit-key", "BROKER_TRANSIT_KEY", vaultx.DefaultTransitKey, "transit key name")
-	fs.dur(&c.Vault.Timeout, "vault-timeout", "EGRESS_VAULT_TIMEOUT", vaultx.DefaultTimeout, "timeout of one Vault request")
-	fs.str(&c.Vault.CACert, "vault-cacert", "VAULT_CACERT", "", "CA certificate file for Vault's TLS")
-	fs.secret(&c.RedisURL, "redis-url", "REDIS_URL", "Redis URL (optional; accepted for the revocation signal, unused for now: records expire from the cache within EGRESS_RECORD_TTL)")
-	fs.str(&c.CACert, "ca-cert", "EGRESS_CA_CERT", "", "PEM file of the interception CA's certificate (required)")
-	fs.str(&c.CAKey, "ca-key", "EGRESS_CA_KEY", "", "PEM file of the interception CA's private key (required)")
-	fs.str(&c.UpstreamCA, "upstream-ca", "EGRESS_UPSTREAM_CA", "", "PEM file of extra roots for verifying upstreams (added to the system roots)")
-	fs.str(&c.Resolve, "resolve", "EGRESS_RESOLVE", "", "host=ip:port,... dialled instead of the host (like curl --resolve; tunnels too)")
-	fs.str(&c.Intercept, "intercept", "EGRESS_INTERCEPT", egressproxy.InterceptPlaceholders, "which CONNECTs are intercepted: placeholders (the hosts of the sandbox's secrets) or all")
-	fs.bool(&c.DefaultDeny, "default-deny", "EGRESS_DEFAULT_DENY", false, "refuse hosts outside the sandbox's egress hosts and --allow-hosts")
-	fs.str(&c.AllowHosts, "allow-hosts", "EGRESS_ALLOW_HOSTS", "", "hosts allowed under --default-deny besides the sandbox's (comma-separated; *.example.com allowed)")
-	fs.dur(&c.ValueTTL, "value-ttl", "EGRESS_VALUE_TTL", 30*time.Second, "how long a decrypted value is kept in memory (a new value reaches sandboxes within it)")
-	fs.dur(&c.RecordTTL, "record-ttl", "EGRESS_RECORD_TTL", MaxRecordTTL, "how long a sandbox or placeholder record is cached (at most 5s: a revocation reaches every replica within it)")
-	fs.dur(&c.ShutdownTimeout, "shutdown-timeout", "EGRESS_SHUTDOWN_TIMEOUT", 30*time.Second, "how long in-flight requests may drain on SIGTERM")
-	fs.str(&c.LogLevel, "log-level", "EGRESS_LOG_LEVEL", "info", "debug, info, warn or error")
-	if err := fs.parse(args); err != nil {
+	fs := envflag.New("egressd", "serve", getenv, stdout)
+	fs.String(&c.Listen, "listen", "EGRESS_LISTEN_ADDR", "127.0.0.1:3128", "address sandboxes reach the proxy on")
+	fs.String(&c.AdminListen, "admin-listen", "EGRESS_ADMIN_ADDR", "127.0.0.1:3129", "address of /healthz, /readyz and /metrics; empty: not served")
+	fs.URL(&c.Vault.Addr, "vault-addr", "VAULT_ADDR", "http://127.0.0.1:8200", "Vault address")
+	fs.Secret(&c.Vault.Token, "vault-token", "VAULT_TOKEN", "Vault token (instead of AppRole)")
+	fs.String(&c.Vault.RoleIDFile, "role-id-file", "EGRESS_VAULT_ROLE_ID_FILE", "", "file holding egressd's AppRole role_id")
+	fs.String(&c.Vault.SecretIDFile, "secret-id-file", "EGRESS_VAULT_SECRET_ID_FILE", "", "file holding egressd's AppRole secret_id")
+	fs.String(&c.Vault.KVMount, "kv-mount", "BROKER_KV_MOUNT", vaultx.DefaultKVMount, "KV v2 mount")
+	fs.String(&c.Vault.TransitMount, "transit-mount", "BROKER_TRANSIT_MOUNT", vaultx.DefaultTransitMount, "transit mount")
+	fs.String(&c.Vault.TransitKey, "transit-key", "BROKER_TRANSIT_KEY", vaultx.DefaultTransitKey, "transit key name")
+	fs.Duration(&c.Vault.Timeout, "vault-timeout", "EGRESS_VAULT_TIMEOUT", vaultx.DefaultTimeout, "timeout of one Vault request")
+	fs.String(&c.Vault.CACert, "vault-cacert", "VAULT_CACERT", "", "CA certificate file for Vault's TLS")
+	fs.Secret(&c.RedisURL, "redis-url", "REDIS_URL", "Redis URL (optional; accepted for the revocation signal, unused for now: records expire from the cache within EGRESS_RECORD_TTL)")
+	fs.String(&c.CACert, "ca-cert", "EGRESS_CA_CERT", "", "PEM file of the interception CA's certificate (required)")
+	fs.String(&c.CAKey, "ca-key", "EGRESS_CA_KEY", "", "PEM file of the interception CA's private key (required)")
+	fs.String(&c.UpstreamCA, "upstream-ca", "EGRESS_UPSTREAM_CA", "", "PEM file of extra roots for verifying upstreams (added to the system roots)")
+	fs.String(&c.Resolve, "resolve", "EGRESS_RESOLVE", "", "host=ip:port,... dialled instead of the host (like curl --resolve; tunnels too)")
+	fs.String(&c.Intercept, "intercept", "EGRESS_INTERCEPT", egressproxy.InterceptPlaceholders, "which CONNECTs are intercepted: placeholders (the hosts of the sandbox's secrets) or all")
+	fs.Bool(&c.DefaultDeny, "default-deny", "EGRESS_DEFAULT_DENY", false, "refuse hosts outside the sandbox's egress hosts and --allow-hosts")
+	fs.String(&c.AllowHosts, "allow-hosts", "EGRESS_ALLOW_HOSTS", "", "hosts allowed under --default-deny besides the sandbox's (comma-separated; *.example.com allowed)")
+	fs.Duration(&c.ValueTTL, "value-ttl", "EGRESS_VALUE_TTL", 30*time.Second, "how long a decrypted value is kept in memory (a new value reaches sandboxes within it)")
+	fs.Duration(&c.RecordTTL, "record-ttl", "EGRESS_RECORD_TTL", MaxRecordTTL, "how long a sandbox or placeholder record is cached (at most 5s: a revocation reaches every replica within it)")
+	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", "EGRESS_SHUTDOWN_TIMEOUT", 30*time.Second, "how long in-flight requests may drain on SIGTERM")
+	fs.String(&c.LogLevel, "log-level", "EGRESS_LOG_LEVEL", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	return c, c.validate()
@@ -92,7 +93,7 @@ func (c *serveConfig) validate() error {
 	if c.resolve, err = parseResolve(c.Resolve); err != nil {
 		return err
 	}
-	for _, h := range splitList(c.AllowHosts) {
+	for _, h := range envflag.SplitList(c.AllowHosts) {
 		if m := broker.CheckEgressHost(h); m != "" {
 			return usagef("EGRESS_ALLOW_HOSTS entry %q %s", h, m)
 		}
@@ -104,7 +105,7 @@ func (c *serveConfig) validate() error {
 // parseResolve reads host=ip:port,... into a map.
 func parseResolve(s string) (map[string]string, error) {
 	out := map[string]string{}
-	for _, e := range splitList(s) {
+	for _, e := range envflag.SplitList(s) {
 		host, addr, ok := strings.Cut(e, "=")
 		h, p, err := net.SplitHostPort(addr)
 		if !ok || host == "" || err != nil || net.ParseIP(h) == nil || p == "" {

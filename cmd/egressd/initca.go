@@ -18,6 +18,7 @@ import (
 
 	"github.com/acme/secretsbroker/egressproxy"
 	"github.com/acme/secretsbroker/internal/atomicfile"
+	"github.com/acme/secretsbroker/internal/envflag"
 )
 
 // initCA writes a new interception CA (ECDSA P-256) unless both files
@@ -26,12 +27,12 @@ import (
 func initCA(_ context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	var certOut, keyOut, name string
 	var ttl time.Duration
-	fl := newFlagSet("init-ca", getenv, stdout)
-	fl.str(&certOut, "cert-out", "EGRESS_CA_CERT", "", "where to write the CA certificate (PEM)")
-	fl.str(&keyOut, "key-out", "EGRESS_CA_KEY", "", "where to write the CA private key (PEM, mode 0600)")
-	fl.str(&name, "name", "EGRESS_CA_NAME", "secrets broker egress CA", "the CA's common name")
-	fl.dur(&ttl, "ttl", "EGRESS_CA_TTL", 5*365*24*time.Hour, "the CA's lifetime")
-	if err := fl.parse(args); err != nil {
+	fl := envflag.New("egressd", "init-ca", getenv, stdout)
+	fl.String(&certOut, "cert-out", "EGRESS_CA_CERT", "", "where to write the CA certificate (PEM)")
+	fl.String(&keyOut, "key-out", "EGRESS_CA_KEY", "", "where to write the CA private key (PEM, mode 0600)")
+	fl.String(&name, "name", "EGRESS_CA_NAME", "secrets broker egress CA", "the CA's common name")
+	fl.Duration(&ttl, "ttl", "EGRESS_CA_TTL", 5*365*24*time.Hour, "the CA's lifetime")
+	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	if certOut == "" || keyOut == "" {

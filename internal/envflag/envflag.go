@@ -1,4 +1,8 @@
-package main
+// Package envflag is the command line of brokerd and egressd: a flag set
+// whose every flag has an environment twin (the flag wins), whose help never
+// shows a secret setting's value, and whose errors are one line (an
+// exit.UsageError: exit code 2).
+package envflag
 
 import (
 	"errors"
@@ -9,13 +13,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/acme/secretsbroker/internal/exit"
 )
 
-// flagSet is a flag.FlagSet whose every flag has an environment twin read
+// Set is a flag.FlagSet whose every flag has an environment twin read
 // through getenv; a flag on the command line wins over its twin. -h prints
 // the flags on stdout; a bad flag is one error line, without the flag list.
-type flagSet struct {
+type Set struct {
 	*flag.FlagSet
+	prog   string
 	getenv func(string) string
 	errs   []envError
 	stdout io.Writer
@@ -25,17 +32,20 @@ type flagSet struct {
 // when its flag is not on the command line (the flag wins).
 type envError struct{ flag, msg string }
 
-// errHelpShown is returned by parse after -h printed the flags: exit 0.
-var errHelpShown = errors.New("help shown")
+// ErrHelpShown is returned by Parse after -h printed the flags: exit 0.
+var ErrHelpShown = errors.New("help shown")
 
-func newFlagSet(name string, getenv func(string) string, stdout io.Writer) *flagSet {
+// New returns the flag set of subcommand name of program prog (for the
+// usage line), reading environment twins through getenv; -h prints to
+// stdout.
+func New(prog, name string, getenv func(string) string, stdout io.Writer) *Set {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are returned, not printed
 	fs.Usage = func() {}
-	return &flagSet{FlagSet: fs, getenv: getenv, stdout: stdout}
+	return &Set{FlagSet: fs, prog: prog, getenv: getenv, stdout: stdout}
 }
 
-func (f *flagSet) envOr(env, def string) string {
+func (f *Set) envOr(env, def string) string {
 	if env != "" {
 		if v := f.getenv(env); v != "" {
 			return v
@@ -51,14 +61,15 @@ func usageName(name, env string) string {
 	return name + " [$" + env + "]"
 }
 
-func (f *flagSet) str(p *string, name, env, def, usage string) {
+// String registers a string flag with twin env (none when "").
+func (f *Set) String(p *string, name, env, def, usage string) {
 	f.StringVar(p, name, f.envOr(env, def), usage+" ("+usageName("--"+name, env)+")")
 }
 
-// secret registers a string flag whose value must never be shown (a token,
+// Secret registers a string flag whose value must never be shown (a token,
 // a URL that may hold a password): help says "(set)" when its twin is set,
 // never the value.
-func (f *flagSet) secret(p *string, name, env, usage string) {
+func (f *Set) Secret(p *string, name, env, usage string) {
 	v := f.envOr(env, "")
 	u := usage + " (" + usageName("--"+name, env) + ")"
 	if v != "" {
@@ -68,16 +79,16 @@ func (f *flagSet) secret(p *string, name, env, usage string) {
 	f.Lookup(name).DefValue = "" // help prints no default
 }
 
-// addr registers a URL flag whose default is shown with any password
-// replaced (see shownURL).
-func (f *flagSet) addr(p *string, name, env, def, usage string) {
-	f.str(p, name, env, def, usage)
-	f.Lookup(name).DefValue = shownURL(f.Lookup(name).DefValue)
+// URL registers a URL flag whose default is shown with any password
+// replaced (see ShownURL).
+func (f *Set) URL(p *string, name, env, def, usage string) {
+	f.String(p, name, env, def, usage)
+	f.Lookup(name).DefValue = ShownURL(f.Lookup(name).DefValue)
 }
 
-// shownURL is s safe to print: a password in it is replaced by "xxxxx"; a
+// ShownURL is s safe to print: a password in it is replaced by "xxxxx"; a
 // value that does not parse but may hold credentials is "(set)".
-func shownURL(s string) string {
+func ShownURL(s string) string {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil && strings.Contains(s, "@"):
@@ -89,7 +100,9 @@ func shownURL(s string) string {
 	}
 }
 
-func (f *flagSet) dur(p *time.Duration, name, env string, def time.Duration, usage string) {
+// Duration registers a duration flag; a twin that does not parse is an
+// error unless the flag is given.
+func (f *Set) Duration(p *time.Duration, name, env string, def time.Duration, usage string) {
 	v := f.envOr(env, "")
 	if v != "" {
 		d, err := time.ParseDuration(v)
@@ -102,7 +115,8 @@ func (f *flagSet) dur(p *time.Duration, name, env string, def time.Duration, usa
 	f.DurationVar(p, name, def, usage+" ("+usageName("--"+name, env)+")")
 }
 
-func (f *flagSet) int(p *int, name, env string, def int, usage string) {
+// Int registers an integer flag, like Duration.
+func (f *Set) Int(p *int, name, env string, def int, usage string) {
 	v := f.envOr(env, "")
 	if v != "" {
 		n, err := strconv.Atoi(v)
@@ -115,7 +129,8 @@ func (f *flagSet) int(p *int, name, env string, def int, usage string) {
 	f.IntVar(p, name, def, usage+" ("+usageName("--"+name, env)+")")
 }
 
-func (f *flagSet) bool(p *bool, name, env string, def bool, usage string) {
+// Bool registers a boolean flag, like Duration.
+func (f *Set) Bool(p *bool, name, env string, def bool, usage string) {
 	v := f.envOr(env, "")
 	if v != "" {
 		b, err := strconv.ParseBool(v)
@@ -128,32 +143,33 @@ func (f *flagSet) bool(p *bool, name, env string, def bool, usage string) {
 	f.BoolVar(p, name, def, usage+" ("+usageName("--"+name, env)+")")
 }
 
-// parse parses args and reports the first bad flag or environment value.
-func (f *flagSet) parse(args []string) error {
-	if err := f.Parse(args); err != nil {
+// Parse parses args and reports the first bad flag or environment value
+// (an exit.UsageError), or ErrHelpShown after -h.
+func (f *Set) Parse(args []string) error {
+	if err := f.FlagSet.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(f.stdout, "usage: brokerd %s [flags]\n\nEvery flag has an environment twin, shown as [$VAR]; the flag wins.\n\n", f.Name())
+			fmt.Fprintf(f.stdout, "usage: %s %s [flags]\n\nEvery flag has an environment twin, shown as [$VAR]; the flag wins.\n\n", f.prog, f.Name())
 			f.SetOutput(f.stdout)
 			f.PrintDefaults()
-			return errHelpShown
+			return ErrHelpShown
 		}
-		return usagef("%s: %v", f.Name(), err)
+		return exit.Usagef("%s: %v", f.Name(), err)
 	}
 	set := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	for _, e := range f.errs {
 		if !set[e.flag] {
-			return usagef("%s", e.msg)
+			return exit.Usagef("%s", e.msg)
 		}
 	}
 	if f.NArg() > 0 {
-		return usagef("%s: unexpected argument %q", f.Name(), f.Arg(0))
+		return exit.Usagef("%s: unexpected argument %q", f.Name(), f.Arg(0))
 	}
 	return nil
 }
 
-// splitList splits a comma-separated list, dropping blanks.
-func splitList(s string) []string {
+// SplitList splits a comma-separated list, dropping blanks.
+func SplitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
 		if p = strings.TrimSpace(p); p != "" {
