@@ -24,6 +24,25 @@ type clusterStack struct {
 	cluster  *testenv.VaultCluster
 	sentinel *testenv.RedisSentinel
 	api      *api
+
+	errorsLogged bool
+}
+
+// logErrors logs every broker's error lines (the cause behind a 500's
+// request id), once.
+func (cs *clusterStack) logErrors(t *testing.T) {
+	t.Helper()
+	if cs.errorsLogged {
+		return
+	}
+	cs.errorsLogged = true
+	for i, b := range cs.brokers {
+		for _, line := range strings.Split(b.logs(), "\n") {
+			if strings.Contains(line, `"level":"error"`) {
+				t.Logf("brokerd %d: %s", i, line)
+			}
+		}
+	}
 }
 
 func newClusterStack(t *testing.T, replicas int) *clusterStack {
@@ -170,6 +189,7 @@ func TestClusterLeaderKilled(t *testing.T) {
 		}
 		if x.A.Err != nil || x.A.Status != 503 {
 			t.Errorf("%s answered %s, want success or the 503 envelope", x.Op, x.A)
+			cs.logErrors(t)
 		}
 	}
 	acks := ld.ackList()
@@ -217,6 +237,7 @@ func TestClusterLeaderFrozen(t *testing.T) {
 	for _, x := range fails {
 		if x.A.Err != nil || x.A.Status != 503 {
 			t.Errorf("%s answered %s, want success or the 503 envelope", x.Op, x.A)
+			cs.logErrors(t)
 		}
 	}
 	for _, x := range failures(between(all, frozen.Add(election+reqTimeout), thawed)) {

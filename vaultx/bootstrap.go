@@ -98,11 +98,15 @@ func (c *Client) revokeAccessor(ctx context.Context, accessor string) error {
 	return err
 }
 
-// isUnknownAccessor reports an older Vault's answer to revoking an accessor it
-// does not know (never issued, expired, or its token already used): a 400
-// whose text says "invalid accessor". (Vault 1.21 answers 200 with the warning
-// "No token found with this accessor".) Vault gives no structured signal;
-// this is the one place that reads that text.
+// isUnknownAccessor reports Vault's answer to revoking an accessor whose
+// token is gone (never issued, expired, already used or already revoked): a
+// 400 whose text says "invalid accessor" (older Vaults) or "token not found"
+// (Vault 1.21, when a revoke is repeated after a leader change applied the
+// first one; otherwise it answers 200 with the warning "No token found with
+// this accessor"). Either way the token can no longer be unwrapped, which is
+// what revoking is for. Vault gives no structured signal; this is the one
+// place that reads that text.
 func isUnknownAccessor(err error) bool {
-	return statusOf(err) == http.StatusBadRequest && errorTextContains(err, "invalid accessor")
+	return statusOf(err) == http.StatusBadRequest &&
+		(errorTextContains(err, "invalid accessor") || errorTextContains(err, "token not found"))
 }

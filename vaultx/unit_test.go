@@ -185,3 +185,24 @@ func TestPolicyGrantsNothingUnderSys(t *testing.T) {
 		}
 	}
 }
+
+// A revoke whose token is already gone is done, whichever way Vault says so;
+// any other 400 is still an error.
+func TestIsUnknownAccessor(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		errs   []string
+		want   bool
+	}{
+		{400, []string{"invalid accessor"}, true},
+		{400, []string{"token not found"}, true},
+		{400, []string{"missing accessor"}, false},
+		{403, []string{"token not found"}, false},
+		{500, []string{"invalid accessor"}, false},
+	} {
+		err := &api.ResponseError{StatusCode: c.status, Errors: c.errs}
+		if got := isUnknownAccessor(err); got != c.want {
+			t.Errorf("%d %v: isUnknownAccessor = %t, want %t", c.status, c.errs, got, c.want)
+		}
+	}
+}
