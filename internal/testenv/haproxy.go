@@ -31,9 +31,11 @@ func findHAProxy() (string, error) {
 	return "", errors.New("no haproxy binary (apt-get install haproxy)")
 }
 
-// Health checks run every checkInterval; one failed check takes a server out, one
-// passing check puts it back. on-marked-down shuts the sessions to a server that
-// went out, so clients of a frozen node are not left hanging.
+// Health checks run every checkInterval; two failed checks in a row take a server
+// out (one slow check on a loaded machine must not evict the active node and cut
+// its sessions: it did, once in a make test run), two passing checks put it back.
+// on-marked-down shuts the sessions to a server that went out, so clients of a
+// frozen node are not left hanging.
 const checkInterval = 250 * time.Millisecond
 
 // haproxyConfig is the configuration of a proxy on port in front of servers
@@ -56,7 +58,7 @@ frontend %[1]s_in
 backend %[1]s
   option httpchk GET %[3]s
   http-check expect status 200
-  default-server inter %[4]dms fastinter %[4]dms downinter %[4]dms fall 1 rise 1 on-marked-down shutdown-sessions
+  default-server inter %[4]dms fastinter %[4]dms downinter %[4]dms fall 2 rise 2 on-marked-down shutdown-sessions
 `, name, port, path, checkInterval.Milliseconds())
 	for i, s := range servers {
 		fmt.Fprintf(&b, "  server %s%d %s check\n", name, i, s)
