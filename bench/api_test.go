@@ -52,7 +52,9 @@ func newAPIFixture(tb testing.TB, secrets int) apiFixture {
 	log := zerolog.New(io.Discard).Level(zerolog.InfoLevel)
 	srv := handlers.New(handlers.Config{}, handlers.Deps{
 		Secrets: svc, Runtimes: svc, Evaluations: svc, Auth: broker.NewAuthenticator(f.vc, time.Hour, time.Now),
-		Limiter: lim, AuthFailLimiter: lim, Idempotency: rc.Idempotency(), Metrics: metrics, Log: log,
+		// As brokerd: the per-key limit by leases, the failed-authentication limit exact.
+		Limiter: lim.Leased(10*time.Second, time.Now), AuthFailLimiter: lim,
+		Idempotency: rc.Idempotency(), Metrics: metrics, Log: log,
 	})
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)

@@ -177,13 +177,10 @@ func kvReadInto[T any](ctx context.Context, c *Client, p string, version int) (T
 	if version > 0 {
 		r.params = url.Values{"version": {strconv.Itoa(version)}}
 	}
-	env, err := c.do(ctx, r)
-	if err != nil {
-		return zero, kvVersion{}, err
-	}
 	var rd kvRead[T]
-	if err := env.decode(&rd); err != nil {
-		return zero, kvVersion{}, broker.WithCode(broker.CodeInternal, err, "decode vault kv read")
+	r.into = &rd
+	if _, err := c.do(ctx, r); err != nil { // a bad answer: internal, "decode vault response"
+		return zero, kvVersion{}, err
 	}
 	if rd.Data == nil {
 		return zero, rd.Metadata, errNoData
@@ -196,13 +193,9 @@ func kvReadInto[T any](ctx context.Context, c *Client, p string, version int) (T
 var errNoData = broker.Errorf(broker.CodeNotFound, "no data")
 
 func (c *Client) kvMetaRead(ctx context.Context, p string) (kvMeta, error) {
-	env, err := c.do(ctx, request{method: http.MethodGet, path: c.metaPath(p)})
-	if err != nil {
-		return kvMeta{}, err
-	}
 	var m kvMeta
-	if err := env.decode(&m); err != nil {
-		return kvMeta{}, broker.WithCode(broker.CodeInternal, err, "decode vault kv metadata")
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: c.metaPath(p), into: &m}); err != nil {
+		return kvMeta{}, err
 	}
 	return m, nil
 }

@@ -25,6 +25,10 @@ type request struct {
 	// once marks a call that must not run twice (a check-and-set write, a
 	// wrapped read): it is retried only when it was certainly not processed.
 	once bool
+	// into, when set (a pointer), receives the answer's data in the same pass
+	// as the envelope (the returned envelope's Data is then empty): one JSON
+	// decode per answer instead of two on hot reads.
+	into any
 }
 
 // envelope is Vault's response structure.
@@ -48,6 +52,13 @@ type wrapInfo struct {
 	TTL          int       `json:"ttl"`
 	CreationTime time.Time `json:"creation_time"`
 	CreationPath string    `json:"creation_path"`
+}
+
+// envelopeInto is envelope with the data decoded straight into a target.
+type envelopeInto struct {
+	Data     any       `json:"data"`
+	Auth     *authInfo `json:"auth"`
+	WrapInfo *wrapInfo `json:"wrap_info"`
 }
 
 // decode unmarshals the data part into out (a pointer); absent data is left zero.
@@ -140,26 +151,53 @@ func (c *Client) send(ctx context.Context, r request, token string) (*envelope, 
 		}
 		return nil, err
 	}
-	env, err := readEnvelope(resp.Body)
+	var env *envelope
+	if r.into != nil {
+		env, err = readEnvelopeInto(resp.Body, r.into)
+	} else {
+		env, err = readEnvelope(resp.Body)
+	}
 	if err != nil {
 		return nil, broker.WithCode(broker.CodeInternal, err, "decode vault response")
 	}
 	return env, nil
 }
 
-func readEnvelope(body io.Reader) (*envelope, error) {
+func readBody(body io.Reader) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(body, 32<<20))
 	if err != nil {
 		return nil, err
 	}
-	env := &envelope{}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return env, nil
+		return nil, nil
+	}
+	return b, nil
+}
+
+func readEnvelope(body io.Reader) (*envelope, error) {
+	b, err := readBody(body)
+	env := &envelope{}
+	if err != nil || b == nil {
+		return env, err
 	}
 	if err := json.Unmarshal(b, env); err != nil {
 		return nil, err
 	}
 	return env, nil
+}
+
+// readEnvelopeInto decodes the answer's data into into (a pointer; absent or
+// null data leaves it untouched) and returns the rest of the envelope.
+func readEnvelopeInto(body io.Reader, into any) (*envelope, error) {
+	b, err := readBody(body)
+	if err != nil || b == nil {
+		return &envelope{}, err
+	}
+	ei := envelopeInto{Data: into}
+	if err := json.Unmarshal(b, &ei); err != nil {
+		return nil, err
+	}
+	return &envelope{Auth: ei.Auth, WrapInfo: ei.WrapInfo}, nil
 }
 
 func durationString(d time.Duration) string {

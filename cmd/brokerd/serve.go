@@ -33,6 +33,10 @@ type stores struct {
 	close    func()
 }
 
+// rateLeaseTTL is how long a replica keeps events leased from the shared
+// per-key limit (redisx.LeasedLimiter).
+const rateLeaseTTL = 10 * time.Second
+
 func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (stores, error) {
 	if !cfg.redisConfigured() {
 		mem := inproc.New(time.Now, inproc.Options{})
@@ -67,8 +71,11 @@ func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (store
 	fail := broker.FallbackLimiter{Primary: sharedFail, Fallback: localFail, Warn: func(ctx context.Context, component string, err error) {
 		zerolog.Ctx(ctx).Warn().Err(err).Str("component", component).Msg("shared rate limiter unavailable; per-replica limit applied")
 	}}
+	// The per-key limit takes events from Redis in leases (one round trip per
+	// lease for a busy key, not per request); the failed-authentication
+	// limit stays exact, one round trip per event.
 	return stores{
-		cache: rc.ListCache(), idem: rc.Idempotency(), limiter: lim, authFail: fail,
+		cache: rc.ListCache(), idem: rc.Idempotency(), limiter: lim.Leased(rateLeaseTTL, time.Now), authFail: fail,
 		redis: rc, close: func() { _ = rc.Close() },
 	}, nil
 }
