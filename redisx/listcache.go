@@ -74,7 +74,7 @@ func (l *ListCache) Get(ctx context.Context, userID string) ([]broker.Secret, st
 			continue
 		}
 		var s broker.Secret
-		if err := json.Unmarshal([]byte(doc), &s); err != nil {
+		if err := broker.DecodeSecret([]byte(doc), &s); err != nil {
 			return nil, stamp, false, broker.WithCode(broker.CodeInternal, err, "decode cached secret list")
 		}
 		secrets = append(secrets, s)
