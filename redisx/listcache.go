@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -17,6 +18,13 @@ import (
 // window.
 const genTTL = 24 * time.Hour
 
+// genStart is where a user's generation starts when it is missing (never
+// written, expired, evicted, or lost with Redis): a random number, so that
+// a stamp read before the counter went missing never equals the new one,
+// and a fill or update carrying it is refused. Below 2^52, so that it
+// stays exact wherever it is read as a number.
+func genStart() string { return strconv.FormatUint(rand.Uint64N(1<<52)+1, 10) }
+
 // tagField is the field of the cached list's hash that holds its tag (the
 // generation it is current for); every other field is a secret id, which
 // never starts with '@'.
@@ -25,7 +33,8 @@ const tagField = "@gen"
 // ListCache caches each user's secret list (metadata only, never a value)
 // for Options.ListCacheTTL, and keeps it current through writes.
 //
-// Keys: lcgen:<user> is a generation counter; lch:<user> is a hash of
+// Keys: lcgen:<user> is a generation counter (starting at genStart);
+// lch:<user> is a hash of
 // secret id -> the secret's JSON, plus tagField -> the generation the list
 // is current for. A list is served only while its tag equals the counter.
 //
@@ -52,17 +61,18 @@ func (l *ListCache) Get(ctx context.Context, userID string) ([]broker.Secret, st
 	genKey, listKey := l.keys(userID)
 	var gen *redis.StringCmd
 	var list *redis.MapStringStringCmd
-	_, err := l.c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, _ = l.c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SetNX(ctx, genKey, genStart(), genTTL)
 		gen = p.Get(ctx, genKey)
 		list = p.HGetAll(ctx, listKey)
 		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	}) // each command's error is checked below
+	stamp, err := gen.Result()
+	if err != nil {
 		return nil, "", false, mapErr(err)
 	}
-	stamp := "0"
-	if g, err := gen.Result(); err == nil {
-		stamp = g
+	if err := list.Err(); err != nil {
+		return nil, "", false, mapErr(err)
 	}
 	m := list.Val()
 	if tag, ok := m[tagField]; !ok || tag != stamp {
@@ -110,10 +120,13 @@ func (l *ListCache) Stamp(ctx context.Context, userID string) (string, error) {
 	ctx, cancel := l.c.op(ctx)
 	defer cancel()
 	genKey, _ := l.keys(userID)
-	g, err := l.c.rdb.Get(ctx, genKey).Result()
-	if errors.Is(err, redis.Nil) {
-		return "0", nil
-	}
+	var gen *redis.StringCmd
+	_, _ = l.c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SetNX(ctx, genKey, genStart(), genTTL)
+		gen = p.Get(ctx, genKey)
+		return nil
+	}) // gen's error is checked below
+	g, err := gen.Result()
 	if err != nil {
 		return "", mapErr(err)
 	}
@@ -136,7 +149,7 @@ func (l *ListCache) Update(ctx context.Context, userID, stamp string, change bro
 	defer cancel()
 	genKey, listKey := l.keys(userID)
 	err := l.c.scripts.updateList.Run(ctx, l.c.rdb, []string{genKey, listKey},
-		stamp, change.Secret.ID, doc, strconv.Itoa(change.Secret.Version), genTTL.Milliseconds()).Err()
+		stamp, change.Secret.ID, doc, strconv.Itoa(change.Secret.Version), genTTL.Milliseconds(), genStart()).Err()
 	return mapErr(err)
 }
 
@@ -147,6 +160,7 @@ func (l *ListCache) Invalidate(ctx context.Context, userID string) error {
 	defer cancel()
 	genKey, listKey := l.keys(userID)
 	_, err := l.c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SetNX(ctx, genKey, genStart(), genTTL)
 		p.Incr(ctx, genKey)
 		p.PExpire(ctx, genKey, genTTL)
 		p.Del(ctx, listKey)

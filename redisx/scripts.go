@@ -24,8 +24,7 @@ return 1`),
 		// ttl ms, then id, JSON pairs. Stores the list, tagged with the stamp,
 		// only while the generation still equals the stamp.
 		putList: redis.NewScript(`
-local g = redis.call('GET', KEYS[1]) or '0'
-if g ~= ARGV[1] then return 0 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], '@gen', ARGV[1])
 for i = 3, #ARGV, 200 do
@@ -35,13 +34,16 @@ redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1`),
 		// KEYS[1] generation, KEYS[2] cached list; ARGV[1] stamp, ARGV[2]
 		// secret id, ARGV[3] its JSON ('' when deleted), ARGV[4] its version,
-		// ARGV[5] generation ttl ms. Bumps the generation; changes the list
+		// ARGV[5] generation ttl ms, ARGV[6] a random start for a missing
+		// generation. Bumps the generation; changes the list
 		// in place (retagging it) only when the old generation and the list's
 		// tag both equal the stamp, else drops it. An entry with a higher
 		// version is kept. Returns 1 when changed in place.
 		updateList: redis.NewScript(`
-local g = redis.call('GET', KEYS[1]) or '0'
-local n = redis.call('INCR', KEYS[1])
+local g = redis.call('GET', KEYS[1])
+if not g then redis.call('SET', KEYS[1], ARGV[6]) end
+redis.call('INCR', KEYS[1])
+local n = redis.call('GET', KEYS[1]) -- a string: Lua numbers are doubles
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 if g ~= ARGV[1] or redis.call('HGET', KEYS[2], '@gen') ~= ARGV[1] then
   redis.call('DEL', KEYS[2])
