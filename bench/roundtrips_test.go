@@ -94,4 +94,8 @@ func (nopCache) Get(context.Context, string) ([]broker.Secret, string, bool, err
 	return nil, "", false, nil
 }
 func (nopCache) Put(context.Context, string, string, []broker.Secret) error { return nil }
-func (nopCache) Invalidate(context.Context, string) error                   { return nil }
+func (nopCache) Stamp(context.Context, string) (string, error)              { return "", nil }
+func (nopCache) Update(context.Context, string, string, broker.ListChange) error {
+	return nil
+}
+func (nopCache) Invalidate(context.Context, string) error { return nil }

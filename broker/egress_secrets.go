@@ -70,14 +70,16 @@ func (s *Service) UpdateSecretWith(ctx context.Context, userID, id string, in Up
 	if !ValidID(id) {
 		return Secret{}, ErrSecretNotFound
 	}
+	stamp := s.cacheStamp(ctx, userID)
 	sec, err := s.d.Secrets.SetEgressHosts(ctx, userID, id, hosts)
 	if IsCode(err, CodeNotFound) {
 		return Secret{}, ErrSecretNotFound
 	}
 	if err != nil {
+		s.cacheWriteFailed(ctx, userID, err)
 		return Secret{}, err
 	}
-	s.invalidate(ctx, userID)
+	s.cacheWrite(ctx, userID, stamp, ListChange{Secret: sec})
 	return sec, nil
 }
 

@@ -534,16 +534,21 @@ func (r *memRecords) TakeAccessor(_ context.Context, sbID string) (string, bool,
 	return acc, ok, nil
 }
 
-// memCache is a ListCache with stamps: Put stores only when no Invalidate
-// happened since the Get that returned the stamp.
+// memCache is a ListCache with stamps: Put stores only when no Update or
+// Invalidate happened since the Get that returned the stamp; Update
+// changes the list in place only when the stamp and the list's tag are
+// still current, else drops it.
 type memCache struct {
 	faults
 	mu    sync.Mutex
 	gen   map[string]int
+	tags  map[string]int
 	lists map[string][]Secret
 }
 
-func newMemCache() *memCache { return &memCache{gen: map[string]int{}, lists: map[string][]Secret{}} }
+func newMemCache() *memCache {
+	return &memCache{gen: map[string]int{}, tags: map[string]int{}, lists: map[string][]Secret{}}
+}
 
 func (c *memCache) Get(_ context.Context, u string) ([]Secret, string, bool, error) {
 	if err := c.enter("Get"); err != nil {
@@ -551,8 +556,8 @@ func (c *memCache) Get(_ context.Context, u string) ([]Secret, string, bool, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if l, ok := c.lists[u]; ok {
-		return slices.Clone(l), "", true, nil
+	if l, ok := c.lists[u]; ok && c.tags[u] == c.gen[u] {
+		return slices.Clone(l), fmt.Sprint(c.gen[u]), true, nil
 	}
 	return nil, fmt.Sprint(c.gen[u]), false, nil
 }
@@ -565,7 +570,47 @@ func (c *memCache) Put(_ context.Context, u, stamp string, l []Secret) error {
 	defer c.mu.Unlock()
 	if stamp == fmt.Sprint(c.gen[u]) {
 		c.lists[u] = slices.Clone(l)
+		c.tags[u] = c.gen[u]
 	}
+	return nil
+}
+
+func (c *memCache) Stamp(_ context.Context, u string) (string, error) {
+	if err := c.enter("Stamp"); err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Sprint(c.gen[u]), nil
+}
+
+func (c *memCache) Update(_ context.Context, u, stamp string, ch ListChange) error {
+	if err := c.enter("Update"); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.lists[u]
+	inPlace := ok && stamp == fmt.Sprint(c.gen[u]) && c.tags[u] == c.gen[u]
+	c.gen[u]++
+	if !inPlace {
+		delete(c.lists, u)
+		return nil
+	}
+	i := slices.IndexFunc(l, func(x Secret) bool { return x.ID == ch.Secret.ID })
+	switch {
+	case ch.Deleted && i >= 0:
+		l = slices.Delete(l, i, i+1)
+	case ch.Deleted:
+	case i >= 0 && l[i].Version > ch.Secret.Version:
+	default:
+		if i >= 0 {
+			l = slices.Delete(l, i, i+1)
+		}
+		l = append(l, ch.Secret)
+		SortSecrets(l)
+	}
+	c.lists[u], c.tags[u] = l, c.gen[u]
 	return nil
 }
 

@@ -156,16 +156,45 @@ type RecordStore interface {
 	TakeAccessor(ctx context.Context, sandboxID string) (accessor string, ok bool, err error)
 }
 
-// ListCache caches a user's secret list (metadata only). Stamp protects
-// against storing a list read before a concurrent write: Put stores only if
-// no Invalidate happened since the Get that returned the stamp.
+// ListCache caches a user's secret list (metadata only, never a value).
+//
+// Stamps: every user has a stamp (a generation) that each Update and
+// Invalidate changes. A reader's Put stores only if the stamp is still the
+// one its Get answered, so a list read from the store before a concurrent
+// write is never cached after that write's Update or Invalidate. A writer
+// reads Stamp before its store write and hands it to Update, which changes
+// the cached list in place only if no other Update or Invalidate happened
+// in between (and the cached list carries that stamp); otherwise it drops
+// the list. A list Get serves therefore reflects every write whose Update
+// or Invalidate finished before the Get (docs/design.md, the Redis section).
 type ListCache interface {
-	// Get errors: unavailable, internal.
+	// Get answers the cached list sorted by name (hit), and the stamp to
+	// hand to Put. Errors: unavailable, internal.
 	Get(ctx context.Context, userID string) (secrets []Secret, stamp string, hit bool, err error)
-	// Put errors: unavailable, internal.
+	// Put caches secrets (as read from the store after the Get that
+	// answered stamp) unless the stamp changed meanwhile.
+	// Errors: unavailable, internal.
 	Put(ctx context.Context, userID, stamp string, secrets []Secret) error
-	// Invalidate errors: unavailable, internal.
+	// Stamp answers the user's current stamp, for a writer to read before
+	// its store write. Errors: unavailable, internal.
+	Stamp(ctx context.Context, userID string) (string, error)
+	// Update records one finished write: in place when the stamp is still
+	// the one Stamp answered before the write and the cached list carries
+	// it, else by dropping the list. Either way the stamp changes.
+	// Errors: unavailable, internal (the caller then Invalidates).
+	Update(ctx context.Context, userID, stamp string, change ListChange) error
+	// Invalidate changes the stamp and drops the cached list.
+	// Errors: unavailable, internal.
 	Invalidate(ctx context.Context, userID string) error
+}
+
+// ListChange is one write's effect on a cached list: Secret (as the store
+// answered the write) replaces the entry of the same ID or is added; with
+// Deleted, the entry of Secret.ID is removed. An entry with a higher Version
+// than Secret's is kept: it is a later write's.
+type ListChange struct {
+	Secret  Secret
+	Deleted bool
 }
 
 // Decision is a rate limiter's answer.

@@ -43,7 +43,7 @@ func (s *Service) ListSecrets(ctx context.Context, userID string) ([]Secret, err
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(list, func(a, b Secret) int { return strings.Compare(a.Name, b.Name) })
+	SortSecrets(list)
 	if stamp != "" {
 		if perr := s.d.Cache.Put(ctx, userID, stamp, list); perr != nil {
 			s.cfg.Warn(ctx, "list_cache", perr)
@@ -103,8 +103,10 @@ func (s *Service) CreateSecret(ctx context.Context, userID string, in CreateSecr
 	if err := s.reserveName(ctx, userID, in.Name, w.SecretID); err != nil {
 		return Secret{}, err
 	}
+	stamp := s.cacheStamp(ctx, userID)
 	sec, err := s.d.Secrets.CreateSecret(ctx, w)
 	if err != nil {
+		s.cacheWriteFailed(ctx, userID, err)
 		// Best effort, and short: the answer must not wait long past the
 		// request timeout, and a reservation left behind is taken over
 		// after NameGrace anyway.
@@ -115,7 +117,7 @@ func (s *Service) CreateSecret(ctx context.Context, userID string, in CreateSecr
 		}
 		return Secret{}, err
 	}
-	s.invalidate(ctx, userID)
+	s.cacheWrite(ctx, userID, stamp, ListChange{Secret: sec})
 	return sec, nil
 }
 
@@ -252,6 +254,7 @@ func (s *Service) updateValue(ctx context.Context, userID, id, value string, set
 // caller just made: the first attempt uses it instead of reading again.
 func (s *Service) writeVersion(ctx context.Context, userID, id string, w SecretWrite, first *Secret) (Secret, error) {
 	hostsOf := w.EgressHosts // set by the caller: new egress_hosts
+	stamp := s.cacheStamp(ctx, userID)
 	for attempt := range maxCASAttempts {
 		var cur Secret
 		if attempt == 0 && first != nil {
@@ -268,10 +271,11 @@ func (s *Service) writeVersion(ctx context.Context, userID, id string, w SecretW
 		}
 		sec, err := s.d.Secrets.UpdateSecret(ctx, w, cur.Version)
 		if err == nil {
-			s.invalidate(ctx, userID)
+			s.cacheWrite(ctx, userID, stamp, ListChange{Secret: sec})
 			return sec, nil
 		}
 		if !IsCode(err, CodeConflict) {
+			s.cacheWriteFailed(ctx, userID, err)
 			if IsCode(err, CodeNotFound) {
 				return Secret{}, ErrSecretNotFound
 			}
@@ -293,13 +297,15 @@ func (s *Service) DeleteSecret(ctx context.Context, userID, id string) error {
 	if err != nil {
 		return err
 	}
+	stamp := s.cacheStamp(ctx, userID)
 	if err := s.d.Secrets.DeleteSecret(ctx, userID, id); err != nil {
 		if IsCode(err, CodeNotFound) {
 			return ErrSecretNotFound
 		}
+		s.cacheWriteFailed(ctx, userID, err)
 		return err
 	}
-	s.invalidate(ctx, userID)
+	s.cacheWrite(ctx, userID, stamp, ListChange{Secret: Secret{ID: id}, Deleted: true})
 	entry, err := s.d.Secrets.NameOwner(ctx, userID, sec.Name)
 	if err == nil && entry.SecretID == id {
 		err = s.d.Secrets.ReleaseName(ctx, userID, sec.Name)
@@ -391,10 +397,4 @@ func (s *Service) CreateFromPresetWith(ctx context.Context, userID string, in Pr
 		known = append(known, p.Provider)
 	}
 	return Secret{}, Invalid(FieldError{"provider", fmt.Sprintf("unknown preset; known presets: %s", strings.Join(known, ", "))})
-}
-
-func (s *Service) invalidate(ctx context.Context, userID string) {
-	if err := s.d.Cache.Invalidate(ctx, userID); err != nil {
-		s.cfg.Warn(ctx, "list_cache", err)
-	}
 }

@@ -39,8 +39,8 @@ func TestCreateSecretStoresOnlyCiphertext(t *testing.T) {
 	if e, err := w.secrets.NameOwner(bg, alice, "OPENAI_API_KEY"); err != nil || e.SecretID != sec.ID {
 		t.Fatalf("name index %+v %v", e, err)
 	}
-	if w.cache.count("Invalidate") != 1 {
-		t.Fatalf("list cache not invalidated")
+	if w.cache.count("Stamp") != 1 || w.cache.count("Update") != 1 {
+		t.Fatalf("list cache not told of the create: %d stamps, %d updates", w.cache.count("Stamp"), w.cache.count("Update"))
 	}
 }
 

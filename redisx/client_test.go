@@ -42,7 +42,7 @@ func TestNewRejectsMalformedURL(t *testing.T) {
 
 // TestKeysAndTTLs checks the key layout and TTLs with the default options:
 // records for 7 days, the index as a sorted set, accessors for the wrap TTL,
-// cached lists for 5 minutes.
+// cached lists (a hash per user) for 5 minutes.
 func TestKeysAndTTLs(t *testing.T) {
 	r := env.Redis(t)
 	prefix := uniquePrefix()
@@ -67,7 +67,7 @@ func TestKeysAndTTLs(t *testing.T) {
 		{prefix + "rtidx:alice", "zset", week - time.Minute, week},
 		{prefix + "ev:alice/ev-1", "string", week - time.Minute, week},
 		{prefix + "acc:sb-1", "string", 80 * time.Second, 90 * time.Second},
-		{prefix + "lc:alice", "string", 5*time.Minute - 10*time.Second, 5 * time.Minute},
+		{prefix + "lch:alice", "hash", 5*time.Minute - 10*time.Second, 5 * time.Minute},
 	} {
 		typ, err := raw.Type(ctx, k.key).Result()
 		must(t, err)

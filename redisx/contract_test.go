@@ -16,10 +16,12 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Subject {
 		opts := redisx.Options{Prefix: uniquePrefix(), RecordTTL: time.Second, ListCacheTTL: time.Second}
 		c := newClient(t, r.URL, opts)
+		other := newClient(t, r.URL, opts) // a second replica
 		return storetest.Subject{
-			Records: c,
-			Lists:   c.ListCache(),
-			Idem:    c.Idempotency(),
+			Records:    c,
+			Lists:      c.ListCache(),
+			OtherLists: other.ListCache(),
+			Idem:       c.Idempotency(),
 			NewLimiter: func(t *testing.T, rate int, period time.Duration, burst int) broker.Limiter {
 				l, err := redisx.NewLimiter(c, rate, period, burst)
 				if err != nil {

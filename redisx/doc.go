@@ -11,8 +11,9 @@
 //	rtidx:<user id>      sorted set of the user's runtime ids (score: expiry, unix ms)
 //	ev:<user id>/<evaluation id>  evaluation record, JSON, TTL Options.RecordTTL
 //	acc:<sandbox id>     wrapping token accessor, TTL = the token's wrap TTL
-//	lcgen:<user id>      list cache generation, INCR'd by Invalidate
-//	lc:<user id>         cached secret list (metadata only) and the generation it was read under
+//	lcgen:<user id>      list cache generation (random start), INCR'd by every write's Update or Invalidate
+//	lch:<user id>        cached secret list, a hash: secret id -> its metadata JSON (never a value),
+//	                     "@gen" -> the generation it is current for; TTL Options.ListCacheTTL from the fill
 //	idem:<key hash>      idempotency claim ("pending") or completed response
 //	rate:<prefix>rl:<key hash>  GCRA state (redis_rate adds its own "rate:" in front)
 //

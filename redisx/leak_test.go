@@ -47,6 +47,11 @@ func TestRedisHoldsNoSecret(t *testing.T) {
 	_, stamp, _, err := lists.Get(ctx, "alice")
 	must(t, err)
 	must(t, lists.Put(ctx, "alice", stamp, secrets))
+	stamp, err = lists.Stamp(ctx, "alice")
+	must(t, err)
+	rotated := secrets[0]
+	rotated.Version++
+	must(t, lists.Update(ctx, "alice", stamp, broker.ListChange{Secret: rotated})) // a write through the cache
 	must(t, lists.Invalidate(ctx, "bob"))
 
 	idem := c.Idempotency()
@@ -66,7 +71,7 @@ func TestRedisHoldsNoSecret(t *testing.T) {
 
 	// The scan must have seen what was stored, or the check proves nothing.
 	for _, want := range []string{prefix + "rt:alice/rt-leak", prefix + "rtidx:alice", prefix + "ev:alice/ev-leak",
-		prefix + "acc:" + rt.Sandbox.ID, prefix + "lc:alice", prefix + "lcgen:bob",
+		prefix + "acc:" + rt.Sandbox.ID, prefix + "lch:alice", prefix + "lcgen:bob",
 		prefix + "idem:" + keyHash, "rate:" + prefix + "rl:" + keyHash,
 		"runtime rt-leak", "accessor-of-" + rt.Sandbox.ID, "OPENAI_API_KEY"} {
 		if !strings.Contains(dump, want) {

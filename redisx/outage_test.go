@@ -45,6 +45,10 @@ func TestOutage(t *testing.T) {
 		"ListCache.Invalidate": func(ctx context.Context) error {
 			return lists.Invalidate(ctx, "alice")
 		},
+		"ListCache.Stamp": func(ctx context.Context) error { _, err := lists.Stamp(ctx, "alice"); return err },
+		"ListCache.Update": func(ctx context.Context) error {
+			return lists.Update(ctx, "alice", "1", broker.ListChange{Secret: broker.Secret{ID: "sec-1"}, Deleted: true})
+		},
 		"Idempotency.Begin": func(ctx context.Context) error { _, _, err := idem.Begin(ctx, "k", time.Hour); return err },
 		"Limiter.Allow":     func(ctx context.Context) error { _, err := lim.Allow(ctx, "k"); return err },
 	}

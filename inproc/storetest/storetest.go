@@ -16,7 +16,10 @@ import (
 type Subject struct {
 	Records broker.RecordStore
 	Lists   broker.ListCache
-	Idem    broker.IdempotencyStore
+	// OtherLists is a second handle on the same list cache, as another
+	// replica holds it (a second Redis client); nil: Lists again.
+	OtherLists broker.ListCache
+	Idem       broker.IdempotencyStore
 	// NewLimiter returns a limiter of rate events per period with burst.
 	NewLimiter func(t *testing.T, rate int, period time.Duration, burst int) broker.Limiter
 	// RecordTTL and ListTTL are the TTLs the subject was configured with; the
@@ -76,6 +79,9 @@ var cases = []behaviour{
 	{"accessor ttl", accessorTTL},
 	{"list cache stamp protocol", listCacheStamp},
 	{"list cache isolation and ttl", listCacheIsolationTTL},
+	{"list cache update in place", listCacheUpdate},
+	{"list cache update with a stale stamp", listCacheUpdateStale},
+	{"list cache concurrent writers", listCacheConcurrent},
 	{"idempotency", idempotency},
 	{"idempotency ttl", idempotencyTTL},
 	{"idempotency concurrent begin", idempotencyConcurrent},
