@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 
-	"github.com/acme/secretsbroker/internal/buildinfo"
 	"github.com/acme/secretsbroker/internal/envflag"
 )
 
@@ -21,27 +18,8 @@ Run "brokerd <command> -h" for the flags; every flag has an environment twin.
 
 // run is brokerd's whole program, callable in-process by tests.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
-		return usagef("a command is required: serve or setup")
-	}
-	var err error
-	switch args[0] {
-	case "serve":
-		err = serve(ctx, args[1:], getenv, stdout, stderr)
-	case "setup":
-		err = setup(ctx, args[1:], getenv, stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, usage)
-		return nil
-	case "--version", "-version", "version":
-		fmt.Fprintln(stdout, buildinfo.String("brokerd"))
-		return nil
-	default:
-		return usagef("unknown command %q: want serve or setup", args[0])
-	}
-	if errors.Is(err, envflag.ErrHelpShown) {
-		return nil
-	}
-	return err
+	return envflag.Dispatch("brokerd", usage, args, stdout, stderr,
+		envflag.Command{Name: "serve", Run: func(args []string) error { return serve(ctx, args, getenv, stdout, stderr) }},
+		envflag.Command{Name: "setup", Run: func(args []string) error { return setup(ctx, args, getenv, stdout, stderr) }},
+	)
 }
