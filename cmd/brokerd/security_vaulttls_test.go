@@ -2,14 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,76 +11,14 @@ import (
 	"github.com/acme/secretsbroker/internal/testenv"
 )
 
-// testCA is a throwaway certificate authority.
-type testCA struct {
-	cert *x509.Certificate
-	der  []byte
-	key  *ecdsa.PrivateKey
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, der: der, key: key}
-}
-
-// writeCA writes the CA certificate (PEM) to dir/name and returns the path.
-func (ca *testCA) writeCA(t *testing.T, dir, name string) string {
+// writeFile writes b to dir/name (mode 0600) and returns the path.
+func writeFile(t *testing.T, dir, name string, b []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.der}), 0o600); err != nil {
+	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// issueServer issues a server certificate for 127.0.0.1 and localhost and
-// writes it and its key (PEM) to dir; it returns both paths.
-func (ca *testCA) issueServer(t *testing.T, dir string) (string, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano() + 1), Subject: pkix.Name{CommonName: "vault"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile := filepath.Join(dir, "vault.pem"), filepath.Join(dir, "vault-key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }
 
 // serveOutcome runs `brokerd serve` for at most 20s: it reports the error
@@ -130,10 +60,11 @@ func serveOutcome(t *testing.T, env map[string]string) (string, error) {
 // never serves a secret.
 func TestSecurityVaultTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, "broker test CA")
-	certFile, keyFile := ca.issueServer(t, dir)
-	caFile := ca.writeCA(t, dir, "ca.pem")
-	wrongCA := newTestCA(t, "some other CA").writeCA(t, dir, "wrong-ca.pem")
+	ca := testenv.NewCA(t, "broker test CA")
+	certPEM, keyPEM := ca.LeafPEM(t, "127.0.0.1", "localhost")
+	certFile, keyFile := writeFile(t, dir, "vault.pem", certPEM), writeFile(t, dir, "vault-key.pem", keyPEM)
+	caFile := writeFile(t, dir, "ca.pem", ca.CertPEM)
+	wrongCA := writeFile(t, dir, "wrong-ca.pem", testenv.NewCA(t, "some other CA").CertPEM)
 	v := testenv.StartVaultTLS(t, certFile, keyFile)
 
 	role, secret := filepath.Join(dir, "role_id"), filepath.Join(dir, "secret_id")

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -55,8 +56,28 @@ func NewCA(t testing.TB, name string) *CA {
 		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})}
 }
 
-// Leaf is a server certificate for hosts signed by the CA.
+// Leaf is a server certificate for hosts (DNS names or IP addresses)
+// signed by the CA.
 func (ca *CA) Leaf(t testing.TB, hosts ...string) tls.Certificate {
+	t.Helper()
+	der, key := ca.leaf(t, hosts)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// LeafPEM is Leaf as PEM: the certificate and its private key, for a server
+// configured with files (Vault's TLS listener).
+func (ca *CA) LeafPEM(t testing.TB, hosts ...string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	der, key := ca.leaf(t, hosts)
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
+
+func (ca *CA) leaf(t testing.TB, hosts []string) ([]byte, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -65,13 +86,20 @@ func (ca *CA) Leaf(t testing.TB, hosts ...string) tls.Certificate {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: hosts[0]},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		DNSNames: hosts, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return der, key
 }
 
 // Upstream is an HTTPS server on a loopback port standing in for a real
