@@ -18,6 +18,7 @@ type Client struct {
 	log    zerolog.Logger
 	api    *api.Client // holds the broker's token; never exposed
 	health *api.Client // no token, no retries: a probe must answer fast
+	raw    rawHTTP     // the api client's address and transport, for send
 
 	roundTrips atomic.Uint64
 
@@ -75,6 +76,9 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Client, error) {
 	apiCfg.Token = ""
 	apiCfg.MaxRetries = -1 // the client retries by its own policy (retry.go), which knows what is safe to repeat
 	if c.api, err = NewAPIClient(apiCfg, APIOptions{RoundTrips: &c.roundTrips, Observe: cfg.Observe}); err != nil {
+		return nil, err
+	}
+	if c.raw, err = newRawHTTP(c.api); err != nil {
 		return nil, err
 	}
 	if c.health, err = NewAPIClient(apiCfg, APIOptions{RoundTrips: &c.roundTrips, Observe: cfg.Observe}); err != nil {

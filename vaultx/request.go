@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/acme/secretsbroker/broker"
@@ -115,52 +114,6 @@ func (c *Client) doOnce(ctx context.Context, r request) (*envelope, error) {
 		env, err = c.send(ctx, r, c.api.Token())
 	}
 	return env, err
-}
-
-// send performs one call with the given token ("" for none). Errors are the
-// api client's (*api.ResponseError or transport errors), not yet mapped.
-func (c *Client) send(ctx context.Context, r request, token string) (*envelope, error) {
-	req := c.api.NewRequest(r.method, "/v1/"+strings.TrimPrefix(r.path, "/"))
-	req.ClientToken = token
-	for k, vs := range r.params {
-		req.Params[k] = vs
-	}
-	if r.wrapTTL > 0 {
-		req.WrapTTL = durationString(r.wrapTTL)
-	}
-	for _, h := range auditHeaders(broker.AuditFrom(ctx)) {
-		if validHeaderValue(h[1]) {
-			req.Headers.Set(h[0], h[1])
-		}
-	}
-	if r.body != nil {
-		if err := req.SetJSONBody(r.body); err != nil {
-			return nil, broker.WithCode(broker.CodeInternal, err, "encode vault request")
-		}
-	}
-	//nolint:staticcheck // RawRequestWithContext is the one call that takes a per-request header set and wrap TTL.
-	resp, err := c.api.RawRequestWithContext(ctx, req)
-	if resp != nil {
-		defer resp.Body.Close()
-	}
-	if err != nil {
-		if r.bodyOnError && resp != nil && resp.StatusCode < 500 {
-			if env, derr := readEnvelope(resp.Body); derr == nil && len(env.Data) > 0 {
-				return env, err
-			}
-		}
-		return nil, err
-	}
-	var env *envelope
-	if r.into != nil {
-		env, err = readEnvelopeInto(resp.Body, r.into)
-	} else {
-		env, err = readEnvelope(resp.Body)
-	}
-	if err != nil {
-		return nil, broker.WithCode(broker.CodeInternal, err, "decode vault response")
-	}
-	return env, nil
 }
 
 func readBody(body io.Reader) ([]byte, error) {

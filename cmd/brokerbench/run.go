@@ -94,6 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"BROKER_RATE_PER_MINUTE=1000000000", "BROKER_RATE_BURST=1000000",
 		"BROKER_WRAP_TTL=" + cfg.WrapTTL.String(),
 		"BROKER_LOG_LEVEL=" + cfg.LogLevel,
+		"BROKER_CPUPROFILE=" + os.Getenv("BROKER_CPUPROFILE"), // a CPU profile of brokerd, written at its shutdown (empty: none)
 	}, work)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/handlers"
 	"github.com/acme/secretsbroker/inproc"
+	"github.com/acme/secretsbroker/internal/cpuprofile"
 	"github.com/acme/secretsbroker/internal/envflag"
 	"github.com/acme/secretsbroker/redisx"
 	"github.com/acme/secretsbroker/ui"
@@ -115,6 +116,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	stopProfile, err := cpuprofile.Start("BROKER_CPUPROFILE", getenv("BROKER_CPUPROFILE"))
+	if err != nil {
+		return usagef("%v", err)
+	}
+	defer stopProfile()
 	// Bind first: a bad or busy address is a setting error, before any log line.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package cpuprofile
 
 import (
 	"os"
@@ -6,23 +6,22 @@ import (
 	"testing"
 )
 
-// EGRESS_CPUPROFILE writes a profile when set, and nothing when unset.
-func TestCPUProfile(t *testing.T) {
-	stop, err := startCPUProfile("")
+// A path writes a profile, an empty one nothing, a bad one an error.
+func TestStart(t *testing.T) {
+	stop, err := Start("X_CPUPROFILE", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	stop()
 	path := filepath.Join(t.TempDir(), "cpu.pprof")
-	stop, err = startCPUProfile(path)
-	if err != nil {
+	if stop, err = Start("X_CPUPROFILE", path); err != nil {
 		t.Fatal(err)
 	}
 	stop()
 	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
 		t.Fatalf("profile %s: %v (size %v)", path, err, fi)
 	}
-	if _, err := startCPUProfile(filepath.Join(t.TempDir(), "no", "such", "dir", "cpu.pprof")); err == nil {
+	if _, err := Start("X_CPUPROFILE", filepath.Join(t.TempDir(), "no", "such", "dir", "cpu.pprof")); err == nil {
 		t.Fatal("a profile in a missing directory: no error")
 	}
 }
