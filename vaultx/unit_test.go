@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 	"github.com/rs/zerolog"
@@ -166,6 +167,12 @@ func TestParallelBoundsAndStopsOnError(t *testing.T) {
 		calls.Add(1)
 		if i == 3 {
 			return boom
+		}
+		// Wait for the cancellation (bounded): a fast fn could otherwise let the
+		// other workers run all 1000 before the failing one is scheduled.
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
 		}
 		return nil
 	})
