@@ -3,9 +3,11 @@ package broker
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
-// ForEach runs fn(ctx, i) for i in [0, n) on at most workers goroutines.
+// ForEach runs fn(ctx, i) for i in [0, n) on at most workers goroutines,
+// the caller's among them (a group of three calls starts two goroutines).
 // The first error cancels the rest (their ctx is cancelled, no new call
 // starts) and is returned; a cancelled ctx returns its cause.
 func ForEach(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
@@ -18,28 +20,27 @@ func ForEach(ctx context.Context, n, workers int, fn func(ctx context.Context, i
 		wg       sync.WaitGroup
 		once     sync.Once
 		firstErr error
-		next     = make(chan int)
+		next     atomic.Int64
 	)
-	for range min(n, max(workers, 1)) {
+	work := func() {
+		for ctx.Err() == nil {
+			i := int(next.Add(1) - 1)
+			if i >= n {
+				return
+			}
+			if err := fn(ctx, i); err != nil {
+				once.Do(func() { firstErr = err; cancel() })
+			}
+		}
+	}
+	for range min(n, max(workers, 1)) - 1 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				if err := fn(ctx, i); err != nil {
-					once.Do(func() { firstErr = err; cancel() })
-				}
-			}
+			work()
 		}()
 	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
+	work()
 	wg.Wait()
 	if firstErr == nil && ctx.Err() != nil {
 		return context.Cause(ctx)

@@ -28,10 +28,10 @@ func (c *Client) Encrypt(ctx context.Context, userID string, plaintext []byte) (
 	if userID == "" {
 		return "", broker.Invalid(broker.FieldError{Field: "user_id", Message: "must not be empty"})
 	}
-	env, err := c.do(ctx, request{method: http.MethodPost, path: c.transitPath("encrypt"), body: map[string]string{
-		"plaintext": b64(plaintext),
-		"context":   userContext(userID),
-	}})
+	env, err := c.do(ctx, request{method: http.MethodPost, path: c.transitPath("encrypt"), body: struct {
+		Plaintext string `json:"plaintext"`
+		Context   string `json:"context"`
+	}{b64(plaintext), userContext(userID)}})
 	if err != nil {
 		return "", mapErr(err, "encrypt", nil)
 	}
@@ -42,6 +42,17 @@ func (c *Client) Encrypt(ctx context.Context, userID string, plaintext []byte) (
 		return "", broker.WithCode(broker.CodeInternal, err, "encrypt: malformed vault answer")
 	}
 	return d.Ciphertext, nil
+}
+
+// transitItem is one transit decrypt or rewrap input (structs rather than
+// maps: encoding a map sorts its keys on every call).
+type transitItem struct {
+	Ciphertext string `json:"ciphertext"`
+	Context    string `json:"context"`
+}
+
+type transitBatch struct {
+	BatchInput []transitItem `json:"batch_input"`
 }
 
 type batchItem struct {
@@ -61,12 +72,12 @@ func (c *Client) DecryptBatch(ctx context.Context, userID string, ciphertexts []
 		return nil, broker.Invalid(broker.FieldError{Field: "user_id", Message: "must not be empty"})
 	}
 	uctx := userContext(userID)
-	in := make([]map[string]string, len(ciphertexts))
+	in := make([]transitItem, len(ciphertexts))
 	for i, ct := range ciphertexts {
-		in[i] = map[string]string{"ciphertext": ct, "context": uctx}
+		in[i] = transitItem{Ciphertext: ct, Context: uctx}
 	}
 	env, err := c.do(ctx, request{method: http.MethodPost, path: c.transitPath("decrypt"),
-		body: map[string]any{"batch_input": in}, bodyOnError: true})
+		body: transitBatch{BatchInput: in}, bodyOnError: true})
 	var d struct {
 		BatchResults []batchItem `json:"batch_results"`
 	}
@@ -124,7 +135,9 @@ func (c *Client) Fingerprint(ctx context.Context, userID string, plaintext []byt
 	input := make([]byte, 0, len(userID)+1+len(plaintext))
 	input = append(append(append(input, userID...), 0), plaintext...)
 	env, err := c.do(ctx, request{method: http.MethodPost, path: c.transitPath("hmac") + "/sha2-256",
-		body: map[string]string{"input": b64(input)}})
+		body: struct {
+			Input string `json:"input"`
+		}{b64(input)}})
 	if err != nil {
 		return "", mapErr(err, "fingerprint", nil)
 	}

@@ -43,10 +43,22 @@ type kvMeta struct {
 	Versions       map[string]kvVersionInfo `json:"versions"`
 }
 
+// kvVersionInfo is one entry of a metadata read's versions (all of a
+// secret's kept versions, of which a get needs one: the time stays text
+// until asked for).
 type kvVersionInfo struct {
-	CreatedTime  time.Time `json:"created_time"`
+	CreatedTime  vaultTime `json:"created_time"`
 	DeletionTime string    `json:"deletion_time"`
 	Destroyed    bool      `json:"destroyed"`
+}
+
+// vaultTime is a time as Vault wrote it (RFC 3339), parsed on demand.
+type vaultTime string
+
+// time parses t; the zero time when it is empty or malformed.
+func (t vaultTime) time() time.Time {
+	v, _ := time.Parse(time.RFC3339Nano, string(t))
+	return v
 }
 
 func (c *Client) dataPath(p string) string { return layout.DataPath(c.cfg.KVMount, p) }
@@ -62,10 +74,21 @@ func (c *Client) kvWrite(ctx context.Context, p string, data any, cas int) (kvVe
 	return c.kvWriteCAS(ctx, p, data, cas)
 }
 
+// kvWriteBody is a KV v2 data write (a struct, not a map: encoding a map
+// sorts its keys on every call).
+type kvWriteBody struct {
+	Data    any             `json:"data"`
+	Options *kvWriteOptions `json:"options,omitempty"`
+}
+
+type kvWriteOptions struct {
+	CAS int `json:"cas"`
+}
+
 func (c *Client) kvWriteOnce(ctx context.Context, p string, data any, cas int) (kvVersion, error) {
-	body := map[string]any{"data": data}
+	body := kvWriteBody{Data: data}
 	if cas >= 0 {
-		body["options"] = map[string]int{"cas": cas}
+		body.Options = &kvWriteOptions{CAS: cas}
 	}
 	env, err := c.do(ctx, request{method: http.MethodPost, path: c.dataPath(p), body: body, once: cas >= 0})
 	if err != nil {
@@ -203,7 +226,9 @@ func (c *Client) kvMetaRead(ctx context.Context, p string) (kvMeta, error) {
 // kvMetaWrite replaces the custom metadata of p (creating the metadata entry
 // when absent).
 func (c *Client) kvMetaWrite(ctx context.Context, p string, custom map[string]string) error {
-	_, err := c.do(ctx, request{method: http.MethodPost, path: c.metaPath(p), body: map[string]any{"custom_metadata": custom}})
+	_, err := c.do(ctx, request{method: http.MethodPost, path: c.metaPath(p), body: struct {
+		CustomMetadata map[string]string `json:"custom_metadata"`
+	}{custom}})
 	return err
 }
 

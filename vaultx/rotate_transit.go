@@ -17,12 +17,12 @@ func (c *Client) RewrapBatch(ctx context.Context, userID string, cts []string) (
 		return nil, nil
 	}
 	uctx := userContext(userID)
-	in := make([]map[string]string, len(cts))
+	in := make([]transitItem, len(cts))
 	for i, ct := range cts {
-		in[i] = map[string]string{"ciphertext": ct, "context": uctx}
+		in[i] = transitItem{Ciphertext: ct, Context: uctx}
 	}
 	env, err := c.do(ctx, request{method: http.MethodPost, path: c.transitPath("rewrap"),
-		body: map[string]any{"batch_input": in}, bodyOnError: true})
+		body: transitBatch{BatchInput: in}, bodyOnError: true})
 	var d struct {
 		BatchResults []struct {
 			Ciphertext string `json:"ciphertext"`

@@ -281,7 +281,7 @@ func (c *Client) getSecret(ctx context.Context, userID, secretID string) (broker
 		Fingerprint: md[mdFingerprint],
 		Version:     m.CurrentVersion,
 		CreatedAt:   m.CreatedTime,
-		UpdatedAt:   cur.CreatedTime,
+		UpdatedAt:   cur.CreatedTime.time(),
 		EgressHosts: egressHostsOf(md),
 	}
 	if t, ok := parseTime(md[mdCreatedAt]); ok {
@@ -443,7 +443,7 @@ func (c *Client) Versions(ctx context.Context, userID, secretID string) ([]broke
 		}
 		out = append(out, broker.SecretVersion{
 			Version:   n,
-			CreatedAt: info.CreatedTime,
+			CreatedAt: info.CreatedTime.time(),
 			Current:   n == m.CurrentVersion,
 			Destroyed: info.Destroyed || info.DeletionTime != "",
 		})

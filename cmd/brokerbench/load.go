@@ -25,6 +25,10 @@ type stats struct {
 	Trips      float64 // Vault round trips per request
 	// CPU per request: brokerd's (broker side only) and Vault's.
 	BrokerdCPU, VaultCPU time.Duration
+	// BrokerdSys is the kernel's part of BrokerdCPU; BrokerdSyscalls the
+	// read and write system calls brokerd made per request.
+	BrokerdSys      time.Duration
+	BrokerdSyscalls float64
 
 	lat []time.Duration
 }

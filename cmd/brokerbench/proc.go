@@ -286,19 +286,43 @@ func resetPeakRSS(pid int) error {
 // cpuTime returns the CPU time (user + system) the process has used, from
 // /proc/<pid>/stat (clock ticks of 1/100 s).
 func cpuTime(pid int) (time.Duration, error) {
+	u, k, err := cpuTimes(pid)
+	return u + k, err
+}
+
+// cpuTimes is a process's user and kernel CPU time (/proc/<pid>/stat).
+func cpuTimes(pid int) (user, kernel time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
+		return 0, 0, errors.New("short /proc stat")
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, errors.New("malformed /proc stat")
+		return 0, 0, errors.New("malformed /proc stat")
 	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+	return time.Duration(ut) * 10 * time.Millisecond, time.Duration(st) * 10 * time.Millisecond, nil
+}
+
+// syscalls is the number of read and write system calls a process has made
+// (syscr + syscw of /proc/<pid>/io; 0 where that is not readable).
+func syscalls(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0
+	}
+	var n uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if ok && (k == "syscr" || k == "syscw") {
+			x, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			n += x
+		}
+	}
+	return n
 }

@@ -205,7 +205,8 @@ func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *broke
 	rounds := max(1, min(b.cfg.Rounds, n/conc))
 	var bTrips float64
 	var fTrips uint64
-	var bdCPU, bvCPU, fvCPU time.Duration
+	var bdCPU, bdSys, bvCPU, fvCPU time.Duration
+	var bdCalls uint64
 	cpu := func(pid int) time.Duration { d, _ := cpuTime(pid); return d }
 	done := 0
 	for k := range rounds {
@@ -215,8 +216,13 @@ func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *broke
 			return r, fmt.Errorf("scrape brokerd metrics: %w", err)
 		}
 		c0, v0 := cpu(bd.pid()), cpu(vaultPID)
+		_, k0, _ := cpuTimes(bd.pid())
+		n0 := syscalls(bd.pid())
 		r.Broker = r.Broker.merge(drive(ctx, conc, done, m, bop))
 		bdCPU += cpu(bd.pid()) - c0
+		_, k1, _ := cpuTimes(bd.pid())
+		bdSys += k1 - k0
+		bdCalls += syscalls(bd.pid()) - n0
 		bvCPU += cpu(vaultPID) - v0
 		after, byOp, err := b.bc.vaultCalls(ctx)
 		if err != nil {
@@ -242,6 +248,7 @@ func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *broke
 	r.Broker = r.Broker.summarize()
 	r.Broker.Trips = bTrips / float64(n)
 	r.Broker.BrokerdCPU, r.Broker.VaultCPU = bdCPU/time.Duration(n), bvCPU/time.Duration(n)
+	r.Broker.BrokerdSys, r.Broker.BrokerdSyscalls = bdSys/time.Duration(n), float64(bdCalls)/float64(n)
 	for op, v := range r.ByOp {
 		if r.ByOp[op] = v / float64(n); v == 0 {
 			delete(r.ByOp, op)
