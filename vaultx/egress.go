@@ -2,7 +2,8 @@ package vaultx
 
 import (
 	"context"
-	"encoding/json"
+
+	json "github.com/segmentio/encoding/json"
 
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/layout"

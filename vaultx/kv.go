@@ -3,7 +3,6 @@ package vaultx
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	json "github.com/segmentio/encoding/json"
 
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/layout"

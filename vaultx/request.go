@@ -3,11 +3,12 @@ package vaultx
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/url"
 	"strconv"
 	"time"
+
+	json "github.com/segmentio/encoding/json"
 
 	"github.com/acme/secretsbroker/broker"
 )

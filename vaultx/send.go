@@ -3,13 +3,14 @@ package vaultx
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"unicode"
+
+	json "github.com/segmentio/encoding/json"
 
 	"github.com/hashicorp/vault/api"
 
