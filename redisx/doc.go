@@ -17,6 +17,10 @@
 //	idem:<key hash>      idempotency claim ("pending") or completed response
 //	rate:<prefix>rl:<key hash>  GCRA state (redis_rate adds its own "rate:" in front)
 //
+// and one pub/sub channel per NoticedLimiter, <prefix>rl:<channel>, whose
+// messages are the keys of events taken (brokerd: rl:authfail-notice, with
+// messages "authfail:<client address>").
+//
 // Record keys name the owner, so another user's id is a missing key: the
 // owner check costs the same as for an unknown id and never reads the body.
 //

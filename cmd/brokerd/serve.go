@@ -38,6 +38,10 @@ type stores struct {
 // per-key limit (redisx.LeasedLimiter).
 const rateLeaseTTL = 10 * time.Second
 
+// authFailNotices names the pub/sub channel (<prefix>rl:authfail-notice) on
+// which replicas announce failed authentications to each other.
+const authFailNotices = "authfail-notice"
+
 func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (stores, error) {
 	if !cfg.redisConfigured() {
 		mem := inproc.New(time.Now, inproc.Options{})
@@ -69,15 +73,19 @@ func openStores(ctx context.Context, cfg serveConfig, log zerolog.Logger) (store
 	if err != nil {
 		return stores{}, usagef("auth failure limit: %v", err)
 	}
-	fail := broker.FallbackLimiter{Primary: sharedFail, Fallback: localFail, Warn: func(ctx context.Context, component string, err error) {
+	// Every request peeks at the failed-authentication limit of its address;
+	// the peek asks Redis only about addresses some replica has announced a
+	// failure of lately (redisx.NoticedLimiter).
+	noticed := sharedFail.Noticed(ctx, authFailNotices, redisx.NoticeOptions{})
+	fail := broker.FallbackLimiter{Primary: noticed, Fallback: localFail, Warn: func(ctx context.Context, component string, err error) {
 		zerolog.Ctx(ctx).Warn().Err(err).Str("component", component).Msg("shared rate limiter unavailable; per-replica limit applied")
 	}}
 	// The per-key limit takes events from Redis in leases (one round trip per
 	// lease for a busy key, not per request); the failed-authentication
-	// limit stays exact, one round trip per event.
+	// limit takes each failure from Redis, exactly.
 	return stores{
 		cache: rc.ListCache(), idem: rc.Idempotency(), limiter: lim.Leased(rateLeaseTTL, time.Now), authFail: fail,
-		redis: rc, close: func() { _ = rc.Close() },
+		redis: rc, close: func() { noticed.Close(); _ = rc.Close() },
 	}, nil
 }
 
