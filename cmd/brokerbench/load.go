@@ -29,6 +29,10 @@ type stats struct {
 	// read and write system calls brokerd made per request.
 	BrokerdSys      time.Duration
 	BrokerdSyscalls float64
+	// ClientCPU is brokerbench's own CPU per request during this side's
+	// rounds: the load loop and its client (the SDK for the broker, the
+	// Vault calls themselves for the floor).
+	ClientCPU time.Duration
 
 	lat []time.Duration
 }

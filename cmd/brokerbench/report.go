@@ -79,22 +79,23 @@ func (rep report) table(w io.Writer) {
 		time.Now().UTC().Format(time.RFC3339), rep.Machine, rep.Duration.Round(time.Second), rep.Config.Requests, rep.Config.Budget,
 		rep.Config.Rounds, rep.Config.Items, rep.Config.EvalSecrets)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "op\tconc\tworkers\treqs\t|\tbroker/s\tp50 ms\tp95 ms\tp99 ms\terr\ttrips\tbd cpu\tbd sys\tbd sc\tv cpu\t|\tfloor/s\tp50 ms\tp95 ms\tp99 ms\terr\ttrips\tv cpu\t|\tratio\trss MB\t")
+	fmt.Fprintln(tw, "op\tconc\tworkers\treqs\t|\tbroker/s\tp50 ms\tp95 ms\tp99 ms\terr\ttrips\tbd cpu\tbd sys\tbd sc\tv cpu\tcl cpu\t|\tfloor/s\tp50 ms\tp95 ms\tp99 ms\terr\ttrips\tv cpu\tcl cpu\t|\tratio\trss MB\t")
 	for _, r := range rep.Rows {
 		floorNote := ""
 		if r.FloorFrom != "" {
 			floorNote = "*"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t|\t%.1f\t%s\t%s\t%s\t%d\t%.2f\t%s\t%s\t%.1f\t%s\t|\t%.1f%s\t%s\t%s\t%s\t%d\t%.2f\t%s\t|\t%.2f\t%.1f\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t|\t%.1f\t%s\t%s\t%s\t%d\t%.2f\t%s\t%s\t%.1f\t%s\t%s\t|\t%.1f%s\t%s\t%s\t%s\t%d\t%.2f\t%s\t%s\t|\t%.2f\t%.1f\t\n",
 			r.Op, r.Conc, r.Workers, r.Broker.Requests,
-			r.Broker.Throughput, msf(r.Broker.P50), msf(r.Broker.P95), msf(r.Broker.P99), r.Broker.Errors, r.Broker.Trips, msf(r.Broker.BrokerdCPU), msf(r.Broker.BrokerdSys), r.Broker.BrokerdSyscalls, msf(r.Broker.VaultCPU),
-			r.Floor.Throughput, floorNote, msf(r.Floor.P50), msf(r.Floor.P95), msf(r.Floor.P99), r.Floor.Errors, r.Floor.Trips, msf(r.Floor.VaultCPU),
+			r.Broker.Throughput, msf(r.Broker.P50), msf(r.Broker.P95), msf(r.Broker.P99), r.Broker.Errors, r.Broker.Trips, msf(r.Broker.BrokerdCPU), msf(r.Broker.BrokerdSys), r.Broker.BrokerdSyscalls, msf(r.Broker.VaultCPU), msf(r.Broker.ClientCPU),
+			r.Floor.Throughput, floorNote, msf(r.Floor.P50), msf(r.Floor.P95), msf(r.Floor.P99), r.Floor.Errors, r.Floor.Trips, msf(r.Floor.VaultCPU), msf(r.Floor.ClientCPU),
 			r.Ratio(), mb(r.RSS))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\n* warm lists: the floor has no cache, so it is the cold list's floor.")
 	fmt.Fprintln(w, "workers: the concurrency actually run: cold lists need a user per worker (-list-users), evaluations are capped by -eval-conc.")
 	fmt.Fprintln(w, "bd cpu, v cpu: CPU milliseconds per request used by brokerd and by Vault (from /proc; all processes share the host's CPUs).")
+	fmt.Fprintln(w, "cl cpu: brokerbench's own CPU per request in that side's rounds (the load loop and the SDK for the broker; the load loop and the Vault calls for the floor).")
 	fmt.Fprintln(w, "bd sys: the kernel's part of bd cpu; bd sc: brokerd's read and write system calls per request (/proc/<pid>/io).")
 	fmt.Fprintln(w, "trips: Vault round trips per request (broker: from its /metrics; floor: counted by its client).")
 	fmt.Fprintln(w, "\nbrokerd Vault calls per request, by operation (concurrency 32, or the highest run):")
@@ -210,7 +211,7 @@ func (rep report) csv(path string) error {
 	}
 	cw := csv.NewWriter(f)
 	_ = cw.Write([]string{"op", "concurrency", "workers", "side", "requests", "throughput_per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms",
-		"errors", "vault_trips_per_op", "brokerd_cpu_ms_per_op", "brokerd_sys_ms_per_op", "brokerd_syscalls_per_op", "vault_cpu_ms_per_op", "ratio_broker_over_floor", "brokerd_peak_rss_mb", "floor_of"})
+		"errors", "vault_trips_per_op", "brokerd_cpu_ms_per_op", "brokerd_sys_ms_per_op", "brokerd_syscalls_per_op", "vault_cpu_ms_per_op", "client_cpu_ms_per_op", "ratio_broker_over_floor", "brokerd_peak_rss_mb", "floor_of"})
 	for _, r := range rep.Rows {
 		for _, side := range []string{"broker", "floor"} {
 			s, rss, from := r.Broker, strconv.FormatFloat(mb(r.RSS), 'f', 1, 64), ""
@@ -219,7 +220,7 @@ func (rep report) csv(path string) error {
 			}
 			_ = cw.Write([]string{r.Op, strconv.Itoa(r.Conc), strconv.Itoa(r.Workers), side, strconv.Itoa(s.Requests),
 				strconv.FormatFloat(s.Throughput, 'f', 2, 64), msf(s.P50), msf(s.P95), msf(s.P99), msf(s.Max),
-				strconv.Itoa(s.Errors), strconv.FormatFloat(s.Trips, 'f', 2, 64), msf(s.BrokerdCPU), msf(s.BrokerdSys), strconv.FormatFloat(s.BrokerdSyscalls, 'f', 1, 64), msf(s.VaultCPU), strconv.FormatFloat(r.Ratio(), 'f', 3, 64), rss, from})
+				strconv.Itoa(s.Errors), strconv.FormatFloat(s.Trips, 'f', 2, 64), msf(s.BrokerdCPU), msf(s.BrokerdSys), strconv.FormatFloat(s.BrokerdSyscalls, 'f', 1, 64), msf(s.VaultCPU), msf(s.ClientCPU), strconv.FormatFloat(r.Ratio(), 'f', 3, 64), rss, from})
 		}
 	}
 	cw.Flush()

@@ -205,7 +205,8 @@ func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *broke
 	rounds := max(1, min(b.cfg.Rounds, n/conc))
 	var bTrips float64
 	var fTrips uint64
-	var bdCPU, bdSys, bvCPU, fvCPU time.Duration
+	var bdCPU, bdSys, bvCPU, fvCPU, bcCPU, fcCPU time.Duration
+	self := os.Getpid()
 	var bdCalls uint64
 	cpu := func(pid int) time.Duration { d, _ := cpuTime(pid); return d }
 	done := 0
@@ -218,7 +219,9 @@ func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *broke
 		c0, v0 := cpu(bd.pid()), cpu(vaultPID)
 		_, k0, _ := cpuTimes(bd.pid())
 		n0 := syscalls(bd.pid())
+		s0 := cpu(self)
 		r.Broker = r.Broker.merge(drive(ctx, conc, done, m, bop))
+		bcCPU += cpu(self) - s0
 		bdCPU += cpu(bd.pid()) - c0
 		_, k1, _ := cpuTimes(bd.pid())
 		bdSys += k1 - k0
@@ -233,9 +236,10 @@ func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *broke
 			r.ByOp[op] += v - byOpBefore[op]
 		}
 		if fop != nil {
-			t0, v0 := b.fl.v.trips.Load(), cpu(vaultPID)
+			t0, v0, s0 := b.fl.v.trips.Load(), cpu(vaultPID), cpu(self)
 			r.Floor = r.Floor.merge(drive(ctx, conc, done, m, fop))
 			fvCPU += cpu(vaultPID) - v0
+			fcCPU += cpu(self) - s0
 			fTrips += b.fl.v.trips.Load() - t0
 		}
 		done += m
@@ -249,6 +253,7 @@ func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *broke
 	r.Broker.Trips = bTrips / float64(n)
 	r.Broker.BrokerdCPU, r.Broker.VaultCPU = bdCPU/time.Duration(n), bvCPU/time.Duration(n)
 	r.Broker.BrokerdSys, r.Broker.BrokerdSyscalls = bdSys/time.Duration(n), float64(bdCalls)/float64(n)
+	r.Broker.ClientCPU = bcCPU / time.Duration(n)
 	for op, v := range r.ByOp {
 		if r.ByOp[op] = v / float64(n); v == 0 {
 			delete(r.ByOp, op)
@@ -258,6 +263,7 @@ func (b *bench) measure(ctx context.Context, spec opSpec, conc, n int, bd *broke
 		r.Floor = r.Floor.summarize()
 		r.Floor.Trips = float64(fTrips) / float64(n)
 		r.Floor.VaultCPU = fvCPU / time.Duration(n)
+		r.Floor.ClientCPU = fcCPU / time.Duration(n)
 	}
 	return r, nil
 }
