@@ -78,7 +78,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Client, error) {
 	if c.api, err = NewAPIClient(apiCfg, APIOptions{RoundTrips: &c.roundTrips, Observe: cfg.Observe}); err != nil {
 		return nil, err
 	}
-	if c.raw, err = newRawHTTP(c.api); err != nil {
+	if c.raw, err = newRawHTTP(c.api, cfg.Timeout); err != nil {
 		return nil, err
 	}
 	if c.health, err = NewAPIClient(apiCfg, APIOptions{RoundTrips: &c.roundTrips, Observe: cfg.Observe}); err != nil {
@@ -116,6 +116,7 @@ func (c *Client) Close() error {
 	c.stopOnce.Do(func() {
 		c.stop()
 		<-c.done
+		c.raw.direct.Close()
 	})
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 
 	json "github.com/segmentio/encoding/json"
@@ -29,19 +30,34 @@ import (
 // them as before. Namespaces, MFA and client-side rate limiting are not used
 // by the broker.
 
-// rawHTTP is what send needs of the api client: its address and http.Client.
+// rawHTTP is how send reaches Vault: the api client's address, and a
+// directTransport (direct.go) with the api client's TLS settings, counted and
+// observed like the api client's calls.
 type rawHTTP struct {
-	base *url.URL // scheme, host and any path prefix of the Vault address
-	hc   *http.Client
+	base    *url.URL // scheme, host and any path prefix of the Vault address
+	direct  *directTransport
+	rt      http.RoundTripper
+	timeout time.Duration // per attempt
 }
 
-func newRawHTTP(ac *api.Client) (rawHTTP, error) {
+func newRawHTTP(ac *api.Client, timeout time.Duration) (rawHTTP, error) {
 	u, err := url.Parse(ac.Address())
 	if err != nil {
 		return rawHTTP{}, broker.Errorf(broker.CodeInvalid, "vault address is malformed")
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	return rawHTTP{base: u, hc: ac.CloneConfig().HttpClient}, nil
+	ct, ok := ac.CloneConfig().HttpClient.Transport.(*countingTransport)
+	if !ok {
+		return rawHTTP{}, broker.Errorf(broker.CodeInternal, "vault client: unexpected transport")
+	}
+	tr, ok := ct.next.(*http.Transport)
+	if !ok {
+		return rawHTTP{}, broker.Errorf(broker.CodeInternal, "vault client: unexpected transport")
+	}
+	d := newDirectTransport(tr.TLSClientConfig)
+	counted := *ct
+	counted.next = d
+	return rawHTTP{base: u, direct: d, rt: &counted, timeout: timeout}, nil
 }
 
 // errBadToken is validateToken's refusal in vault/api, kept: a token with
@@ -83,6 +99,8 @@ func (c *Client) send(ctx context.Context, r request, token string) (*envelope, 
 	if body != nil {
 		h["Content-Type"] = []string{"application/json"}
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.raw.timeout)
+	defer cancel()
 	resp, err := c.roundTrip(ctx, r.method, &u, h, body)
 	if err != nil {
 		return nil, err
@@ -115,9 +133,9 @@ func (c *Client) roundTrip(ctx context.Context, method string, u *url.URL, h htt
 			req.Body, req.GetBody, req.ContentLength = http.NoBody, nil, 0
 		}
 		req.Header = h
-		resp, err := c.raw.hc.Do(req)
+		resp, err := c.raw.rt.RoundTrip(req)
 		if err != nil {
-			return nil, err
+			return nil, &url.Error{Op: method, URL: u.Redacted(), Err: err}
 		}
 		switch resp.StatusCode {
 		case http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect:
