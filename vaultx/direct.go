@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,6 +37,8 @@ type directTransport struct {
 	tls     *tls.Config // nil: plain http only
 	idleFor time.Duration
 	maxIdle int // per scheme://host
+
+	dials atomic.Uint64 // connections opened, for tests
 
 	mu     sync.Mutex
 	idle   map[string][]*directConn
@@ -166,6 +169,7 @@ func (t *directTransport) dial(ctx context.Context, key string, req *http.Reques
 	if err != nil {
 		return nil, err
 	}
+	t.dials.Add(1)
 	if req.URL.Scheme == "https" {
 		cfg := t.tls
 		if cfg == nil {
