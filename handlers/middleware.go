@@ -86,17 +86,30 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// hardening are the headers securityHeaders puts on every answer, with
+// canonical keys. Their value slices are shared by every answer and never
+// written: each has len == cap, so a Header.Add copies rather than appends
+// in place, and Header.Set replaces the slice.
+var hardening = [...]struct {
+	key   string
+	value []string
+}{
+	{"Cache-Control", []string{"no-store"}},
+	{"Pragma", []string{"no-cache"}},
+	{"X-Content-Type-Options", []string{"nosniff"}},
+	{"X-Frame-Options", []string{"DENY"}},
+	{"Referrer-Policy", []string{"no-referrer"}},
+	{"Content-Security-Policy", []string{"default-src 'none'; frame-ancestors 'none'"}},
+}
+
 // securityHeaders marks every answer as not cacheable (answers describe
 // secrets) and sets the usual hardening headers.
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("Pragma", "no-cache")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		for _, hv := range hardening {
+			h[hv.key] = hv.value
+		}
 		return next(c)
 	}
 }
@@ -247,17 +260,21 @@ func (s *Server) limit(c echo.Context, l broker.Limiter, name, key string) error
 		return nil
 	}
 	h := c.Response().Header()
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(d.Remaining, 0)))
+	h[headerRateLimitRemaining] = []string{strconv.Itoa(max(d.Remaining, 0))}
 	if !d.Allowed {
 		return s.refuse(c, name, d)
 	}
 	return nil
 }
 
+// headerRateLimitRemaining is X-RateLimit-Remaining in the canonical form
+// Header.Set would give it (which it would build on every request).
+const headerRateLimitRemaining = "X-Ratelimit-Remaining"
+
 func (s *Server) refuse(c echo.Context, name string, d broker.Decision) error {
 	s.d.Metrics.rateLimited.WithLabelValues(name).Inc()
 	h := c.Response().Header()
-	h.Set("X-RateLimit-Remaining", "0")
+	h[headerRateLimitRemaining] = []string{"0"}
 	h.Set("Retry-After", strconv.Itoa(max(1, int((d.RetryAfter+time.Second-1)/time.Second))))
 	return errRateLimited()
 }
