@@ -1,8 +1,12 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -42,4 +46,63 @@ func TestHardeningHeadersAreShared(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLogFieldsPerRequest: concurrent requests, authenticated or not, each
+// log under their own request id; the lines of an authenticated request
+// name its user (after authentication), those of a refused one name none,
+// and no line carries another request's fields.
+func TestLogFieldsPerRequest(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.limiter.err = errors.New("limiter down") // one more line, after authentication
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := testKey
+			if i%2 == 1 {
+				key = "sbk_wrong-key-0123456789abcdef"
+			}
+			h.do(t, "GET", "/api/v1/user/secrets", "", "X-API-Key", key, HeaderRequestID, "par-"+strconv.Itoa(i))
+		}()
+	}
+	wg.Wait()
+	lines := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(h.logs.String()), "\n") {
+		id := between(line, `"request_id":"`, `"`)
+		n, err := strconv.Atoi(strings.TrimPrefix(id, "par-"))
+		if err != nil {
+			t.Fatalf("line without a request id: %s", line)
+		}
+		lines[id]++
+		users := strings.Count(line, `"user":"alice"`)
+		switch {
+		case n%2 == 0 && strings.Contains(line, `"message":"request"`) && users != 2,
+			n%2 == 0 && !strings.Contains(line, `"message":"request"`) && users != 1,
+			n%2 == 1 && users != 0:
+			t.Fatalf("request %d: line %s", n, line)
+		}
+		if strings.Count(line, `"request_id"`) != 1 {
+			t.Fatalf("a line with more than one request id: %s", line)
+		}
+	}
+	for i := range 32 {
+		want := 1 // the access line
+		if i%2 == 0 {
+			want = 2 // and the degraded limiter's warning
+		}
+		if got := lines["par-"+strconv.Itoa(i)]; got != want {
+			t.Fatalf("request %d: %d lines, want %d", i, got, want)
+		}
+	}
+}
+
+func between(s, from, to string) string {
+	_, after, ok := strings.Cut(s, from)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(after, to)
+	return v
 }

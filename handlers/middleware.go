@@ -44,21 +44,33 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// requestID takes a well-formed incoming X-Request-Id or makes one, and puts
-// it, a request logger and the audit context on the request.
-func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		id := req.Header.Get(HeaderRequestID)
-		if !validRequestID(id) {
-			id = newRequestID()
+// requestScope takes a well-formed incoming X-Request-Id or makes one, and
+// puts it, a request logger, the audit context and, when timeout > 0, the
+// request's deadline on the request: one context, one copy of the request.
+// The deadline is cancelled when the whole chain below has returned, so it
+// bounds the handler and everything the middleware after this one does.
+func (s *Server) requestScope(timeout time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			id := req.Header.Get(HeaderRequestID)
+			if !validRequestID(id) {
+				id = newRequestID()
+			}
+			c.Response().Header().Set(HeaderRequestID, id)
+			ctx := req.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			// The logger is this request's own (authenticate adds the user to
+			// it in place); the context holds a pointer to it.
+			l := s.d.Log.With().Str("request_id", id).Logger()
+			ctx = broker.WithAudit(l.WithContext(ctx), broker.Audit{RequestID: id})
+			c.SetRequest(req.WithContext(ctx))
+			return next(c)
 		}
-		c.Response().Header().Set(HeaderRequestID, id)
-		l := s.d.Log.With().Str("request_id", id).Logger()
-		ctx := l.WithContext(req.Context())
-		ctx = broker.WithAudit(ctx, broker.Audit{RequestID: id})
-		c.SetRequest(req.WithContext(ctx))
-		return next(c)
 	}
 }
 
@@ -110,16 +122,6 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		for _, hv := range hardening {
 			h[hv.key] = hv.value
 		}
-		return next(c)
-	}
-}
-
-// timeout bounds every request so a hung dependency answers 503, not never.
-func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)
-		defer cancel()
-		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)
 	}
 }
@@ -208,9 +210,15 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		a := broker.AuditFrom(req.Context())
 		a.UserID = k.UserID
-		ctx := broker.WithAudit(req.Context(), a)
-		l := zerolog.Ctx(ctx).With().Str("user", k.UserID).Logger()
-		c.SetRequest(req.WithContext(l.WithContext(ctx)))
+		c.SetRequest(req.WithContext(broker.WithAudit(req.Context(), a)))
+		// The request logger (requestScope's, this request's alone) names the
+		// user on every later line. No other goroutine of the request runs
+		// yet. (Without a request logger, Ctx answers a disabled logger, which
+		// UpdateContext leaves alone, or the process-wide default: never
+		// changed.)
+		if l := zerolog.Ctx(req.Context()); l != zerolog.DefaultContextLogger {
+			l.UpdateContext(func(lc zerolog.Context) zerolog.Context { return lc.Str("user", k.UserID) })
+		}
 		c.Set(ctxKeyAPIKey, k)
 		return next(c)
 	}
