@@ -17,8 +17,10 @@ import (
 // an answer: a handler that adds to or replaces them changes its own answer
 // only, and the next answer carries exactly the hardening values again.
 func TestHardeningHeadersAreShared(t *testing.T) {
-	if headerRateLimitRemaining != http.CanonicalHeaderKey("X-RateLimit-Remaining") {
-		t.Fatalf("%q is not the canonical key", headerRateLimitRemaining)
+	for k, v := range map[string]string{headerRateLimitRemaining: "X-RateLimit-Remaining", headerAPIKey: "X-API-Key"} {
+		if k != http.CanonicalHeaderKey(v) {
+			t.Fatalf("%q is not the canonical key of %q", k, v)
+		}
 	}
 	for _, hv := range hardening {
 		if hv.key != http.CanonicalHeaderKey(hv.key) || len(hv.value) != 1 || cap(hv.value) != 1 {

@@ -144,6 +144,10 @@ func (s *Server) contentLengthOnly(next echo.HandlerFunc) echo.HandlerFunc {
 
 const ctxKeyAPIKey = "broker.apikey"
 
+// headerAPIKey is X-API-Key in the canonical form net/http stores request
+// headers under (Header.Values would build it on every request).
+const headerAPIKey = "X-Api-Key"
+
 // apiKeyFrom reads the one credential of a request: X-API-Key, or
 // Authorization spelled exactly "Bearer <key>" (the scheme in any case, one
 // space). Two X-API-Key or two Authorization headers, or an X-API-Key and a
@@ -152,7 +156,7 @@ const ctxKeyAPIKey = "broker.apikey"
 // header of any other shape is unauthenticated. "" with a nil error means no
 // credential was sent.
 func apiKeyFrom(r *http.Request) (string, error) {
-	keys, auths := r.Header.Values("X-API-Key"), r.Header.Values("Authorization")
+	keys, auths := r.Header[headerAPIKey], r.Header["Authorization"]
 	if len(keys) > 1 || len(auths) > 1 {
 		return "", errCredentials("send one X-API-Key or one Authorization header")
 	}
