@@ -80,7 +80,9 @@ func TestAnswersAreByteIdentical(t *testing.T) {
 			h.limiter.decision, h.limiter.err = broker.Decision{Allowed: true, Remaining: 9}, nil
 			h.authFail.decision = broker.Decision{Allowed: true, Remaining: 9}
 		}
-		out.WriteString("== counters\n" + grepLines(h.metrics(t), "broker_http_requests_total{") + "\n")
+		m := h.metrics(t)
+		out.WriteString("== counters\n" + grepLines(m, "broker_http_requests_total{") + "\n" +
+			grepLines(m, "broker_http_request_duration_seconds_count{") + "\n")
 	}
 
 	h := newHarness(t, Config{RequestTimeout: 200 * time.Millisecond})
