@@ -108,3 +108,48 @@ func between(s, from, to string) string {
 	v, _, _ := strings.Cut(after, to)
 	return v
 }
+
+// TestRequestSeriesAreLazy: no request series is exported before a route's
+// first request; concurrent requests on several routes and statuses are all
+// counted, each under its route template, and unregistered routes (any
+// method) under "unmatched".
+func TestRequestSeriesAreLazy(t *testing.T) {
+	h := newHarness(t, Config{})
+	if m := h.metrics(t); strings.Contains(m, "broker_http_request") && strings.Contains(m, `route="`) {
+		t.Fatalf("series before any request: %s", grepLines(m, "broker_http_request"))
+	}
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch i % 4 {
+			case 0:
+				h.do(t, "GET", "/healthz", "")
+			case 1:
+				h.do(t, "GET", "/api/v1/user/secrets", "", "X-API-Key", "")
+			case 2:
+				h.do(t, "GET", "/api/v1/user/secrets", "")
+			case 3:
+				h.do(t, "BREW", "/api/v1/nope", "")
+			}
+		}()
+	}
+	wg.Wait()
+	m := h.metrics(t)
+	for _, want := range []string{
+		`broker_http_requests_total{method="GET",route="/healthz",status="200"} 10`,
+		`broker_http_requests_total{method="GET",route="/api/v1/user/secrets",status="401"} 10`,
+		`broker_http_requests_total{method="GET",route="/api/v1/user/secrets",status="200"} 10`,
+		`broker_http_requests_total{method="BREW",route="unmatched",status="404"} 10`,
+		`broker_http_request_duration_seconds_count{method="GET",route="/api/v1/user/secrets"} 20`,
+		`broker_http_request_duration_seconds_count{method="BREW",route="unmatched"} 10`,
+	} {
+		if !strings.Contains(m, want+"\n") {
+			t.Errorf("missing %s in:\n%s", want, grepLines(m, "broker_http_request"))
+		}
+	}
+	if n := strings.Count(m, "broker_http_requests_total{"); n != 4 {
+		t.Errorf("%d request counters, want 4:\n%s", n, grepLines(m, "broker_http_requests_total"))
+	}
+}

@@ -61,7 +61,9 @@ type Server struct {
 	d     Deps
 	e     *echo.Echo
 	admin *echo.Echo
-	known map[string]bool // "METHOD /route/template" of every registered route
+	// series are the request series of every registered route, by method
+	// and route template.
+	series map[string]map[string]*routeSeries
 }
 
 // New returns the HTTP API with every route registered.
@@ -91,10 +93,7 @@ func New(cfg Config, d Deps) *Server {
 	admin.HTTPErrorHandler = s.handleError
 	s.routes()
 	s.adminRoutes()
-	s.known = map[string]bool{}
-	for _, r := range e.Routes() {
-		s.known[r.Method+" "+r.Path] = true
-	}
+	s.series = routeSeriesOf(e.Routes())
 	return s
 }
 
