@@ -142,7 +142,9 @@ func (s *Server) contentLengthOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-const ctxKeyAPIKey = "broker.apikey"
+// apiKeyCtxKey carries the request's authenticated broker.APIKey (a
+// pointer) on the context authenticate sets, with the audit's user.
+type apiKeyCtxKey struct{}
 
 // headerAPIKey is X-API-Key in the canonical form net/http stores request
 // headers under (Header.Values would build it on every request).
@@ -214,7 +216,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		a := broker.AuditFrom(req.Context())
 		a.UserID = k.UserID
-		c.SetRequest(req.WithContext(broker.WithAudit(req.Context(), a)))
+		c.SetRequest(req.WithContext(context.WithValue(broker.WithAudit(req.Context(), a), apiKeyCtxKey{}, &k)))
 		// The request logger (requestScope's, this request's alone) names the
 		// user on every later line. No other goroutine of the request runs
 		// yet. (Without a request logger, Ctx answers a disabled logger, which
@@ -223,14 +225,15 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if l := zerolog.Ctx(req.Context()); l != zerolog.DefaultContextLogger {
 			l.UpdateContext(func(lc zerolog.Context) zerolog.Context { return lc.Str("user", k.UserID) })
 		}
-		c.Set(ctxKeyAPIKey, k)
 		return next(c)
 	}
 }
 
 func apiKeyOf(c echo.Context) broker.APIKey {
-	k, _ := c.Get(ctxKeyAPIKey).(broker.APIKey)
-	return k
+	if k, ok := c.Request().Context().Value(apiKeyCtxKey{}).(*broker.APIKey); ok {
+		return *k
+	}
+	return broker.APIKey{}
 }
 
 // rateLimit applies the per-API-key GCRA limit (the key's hash is the bucket).
