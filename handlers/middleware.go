@@ -85,13 +85,16 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		res := c.Response()
-		ev := logger(c).Info()
+		res, req := c.Response(), c.Request()
+		l := zerolog.Ctx(req.Context())
+		var ev *zerolog.Event
 		if res.Status >= 500 {
-			ev = logger(c).Warn()
+			ev = l.Warn()
+		} else {
+			ev = l.Info()
 		}
-		a := broker.AuditFrom(c.Request().Context())
-		ev.Str("method", c.Request().Method).Str("route", c.Path()).Int("status", res.Status).
+		a := broker.AuditFrom(req.Context())
+		ev.Str("method", req.Method).Str("route", c.Path()).Int("status", res.Status).
 			Int64("bytes", res.Size).Dur("latency", time.Since(start)).Str("user", a.UserID).
 			Str("remote", c.RealIP()).Msg("request")
 		return nil
