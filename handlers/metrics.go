@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -102,15 +103,59 @@ func (s *Server) instrument(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		route := c.Path()
-		if !s.known[c.Request().Method+" "+route] {
-			route = "unmatched"
+		method, status := c.Request().Method, c.Response().Status
+		if rs := s.series[method][c.Path()]; rs != nil {
+			rs.observe(s.d.Metrics, status, time.Since(start))
+			return nil
 		}
-		method := c.Request().Method
-		s.d.Metrics.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
-		s.d.Metrics.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+		// Not a registered route: its method is the client's, so these
+		// series are not kept here (prometheus keeps them).
+		s.d.Metrics.requests.WithLabelValues("unmatched", method, strconv.Itoa(status)).Inc()
+		s.d.Metrics.latency.WithLabelValues("unmatched", method).Observe(time.Since(start).Seconds())
 		return nil
 	}
+}
+
+// routeSeries holds one registered route's request series once looked up
+// (by label values, hashed on every call), so that a request only finds its
+// route in a map. Series are created at a route's first request, as by
+// WithLabelValues: none is exported before.
+type routeSeries struct {
+	route, method string
+	mu            sync.RWMutex
+	latency       prometheus.Observer
+	requests      map[int]prometheus.Counter // by status
+}
+
+// routeSeriesOf indexes routes ("METHOD /template") by method, then template.
+func routeSeriesOf(routes []*echo.Route) map[string]map[string]*routeSeries {
+	out := map[string]map[string]*routeSeries{}
+	for _, r := range routes {
+		if out[r.Method] == nil {
+			out[r.Method] = map[string]*routeSeries{}
+		}
+		out[r.Method][r.Path] = &routeSeries{route: r.Path, method: r.Method, requests: map[int]prometheus.Counter{}}
+	}
+	return out
+}
+
+func (rs *routeSeries) observe(m *Metrics, status int, d time.Duration) {
+	rs.mu.RLock()
+	lat, n := rs.latency, rs.requests[status]
+	rs.mu.RUnlock()
+	if lat == nil || n == nil {
+		rs.mu.Lock()
+		if rs.latency == nil {
+			rs.latency = m.latency.WithLabelValues(rs.route, rs.method)
+		}
+		if rs.requests[status] == nil {
+			rs.requests[status] = m.requests.WithLabelValues(rs.route, rs.method, strconv.Itoa(status))
+		}
+		lat, n = rs.latency, rs.requests[status]
+		rs.mu.Unlock()
+	}
+	n.Inc()
+	lat.Observe(d.Seconds())
 }
 
 func (s *Server) metrics(c echo.Context) error {

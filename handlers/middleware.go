@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -20,10 +19,24 @@ import (
 // sent to Vault (audited) and written on every log line of the request.
 const HeaderRequestID = "X-Request-Id"
 
-// requestIDRE is the only shape of a client's X-Request-Id the broker keeps
-// (it goes into every log line and Vault's audit log): 1-64 letters, digits,
-// '.', '_' or '-'. Anything else is replaced by a fresh id.
-var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+// validRequestID reports whether id has the only shape of a client's
+// X-Request-Id the broker keeps (it goes into every log line and Vault's
+// audit log): 1-64 letters, digits, '.', '_' or '-'. Anything else is
+// replaced by a fresh id. (A byte loop: it runs on every request; the tests
+// hold it to the regexp ^[A-Za-z0-9._-]{1,64}$.)
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func newRequestID() string {
 	var b [16]byte
@@ -31,21 +44,33 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// requestID takes a well-formed incoming X-Request-Id or makes one, and puts
-// it, a request logger and the audit context on the request.
-func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		id := req.Header.Get(HeaderRequestID)
-		if !requestIDRE.MatchString(id) {
-			id = newRequestID()
+// requestScope takes a well-formed incoming X-Request-Id or makes one, and
+// puts it, a request logger, the audit context and, when timeout > 0, the
+// request's deadline on the request: one context, one copy of the request.
+// The deadline is cancelled when the whole chain below has returned, so it
+// bounds the handler and everything the middleware after this one does.
+func (s *Server) requestScope(timeout time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			id := req.Header.Get(HeaderRequestID)
+			if !validRequestID(id) {
+				id = newRequestID()
+			}
+			c.Response().Header().Set(HeaderRequestID, id)
+			ctx := req.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			// The logger is this request's own (authenticate adds the user to
+			// it in place); the context holds a pointer to it.
+			l := s.d.Log.With().Str("request_id", id).Logger()
+			ctx = broker.WithAudit(l.WithContext(ctx), broker.Audit{RequestID: id})
+			c.SetRequest(req.WithContext(ctx))
+			return next(c)
 		}
-		c.Response().Header().Set(HeaderRequestID, id)
-		l := s.d.Log.With().Str("request_id", id).Logger()
-		ctx := l.WithContext(req.Context())
-		ctx = broker.WithAudit(ctx, broker.Audit{RequestID: id})
-		c.SetRequest(req.WithContext(ctx))
-		return next(c)
 	}
 }
 
@@ -60,17 +85,36 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		res := c.Response()
-		ev := logger(c).Info()
+		res, req := c.Response(), c.Request()
+		l := zerolog.Ctx(req.Context())
+		var ev *zerolog.Event
 		if res.Status >= 500 {
-			ev = logger(c).Warn()
+			ev = l.Warn()
+		} else {
+			ev = l.Info()
 		}
-		a := broker.AuditFrom(c.Request().Context())
-		ev.Str("method", c.Request().Method).Str("route", c.Path()).Int("status", res.Status).
+		a := broker.AuditFrom(req.Context())
+		ev.Str("method", req.Method).Str("route", c.Path()).Int("status", res.Status).
 			Int64("bytes", res.Size).Dur("latency", time.Since(start)).Str("user", a.UserID).
 			Str("remote", c.RealIP()).Msg("request")
 		return nil
 	}
+}
+
+// hardening are the headers securityHeaders puts on every answer, with
+// canonical keys. Their value slices are shared by every answer and never
+// written: each has len == cap, so a Header.Add copies rather than appends
+// in place, and Header.Set replaces the slice.
+var hardening = [...]struct {
+	key   string
+	value []string
+}{
+	{"Cache-Control", []string{"no-store"}},
+	{"Pragma", []string{"no-cache"}},
+	{"X-Content-Type-Options", []string{"nosniff"}},
+	{"X-Frame-Options", []string{"DENY"}},
+	{"Referrer-Policy", []string{"no-referrer"}},
+	{"Content-Security-Policy", []string{"default-src 'none'; frame-ancestors 'none'"}},
 }
 
 // securityHeaders marks every answer as not cacheable (answers describe
@@ -78,22 +122,9 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("Pragma", "no-cache")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		return next(c)
-	}
-}
-
-// timeout bounds every request so a hung dependency answers 503, not never.
-func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)
-		defer cancel()
-		c.SetRequest(c.Request().WithContext(ctx))
+		for _, hv := range hardening {
+			h[hv.key] = hv.value
+		}
 		return next(c)
 	}
 }
@@ -114,7 +145,13 @@ func (s *Server) contentLengthOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-const ctxKeyAPIKey = "broker.apikey"
+// apiKeyCtxKey carries the request's authenticated broker.APIKey (a
+// pointer) on the context authenticate sets, with the audit's user.
+type apiKeyCtxKey struct{}
+
+// headerAPIKey is X-API-Key in the canonical form net/http stores request
+// headers under (Header.Values would build it on every request).
+const headerAPIKey = "X-Api-Key"
 
 // apiKeyFrom reads the one credential of a request: X-API-Key, or
 // Authorization spelled exactly "Bearer <key>" (the scheme in any case, one
@@ -124,7 +161,7 @@ const ctxKeyAPIKey = "broker.apikey"
 // header of any other shape is unauthenticated. "" with a nil error means no
 // credential was sent.
 func apiKeyFrom(r *http.Request) (string, error) {
-	keys, auths := r.Header.Values("X-API-Key"), r.Header.Values("Authorization")
+	keys, auths := r.Header[headerAPIKey], r.Header["Authorization"]
 	if len(keys) > 1 || len(auths) > 1 {
 		return "", errCredentials("send one X-API-Key or one Authorization header")
 	}
@@ -182,17 +219,24 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		a := broker.AuditFrom(req.Context())
 		a.UserID = k.UserID
-		ctx := broker.WithAudit(req.Context(), a)
-		l := zerolog.Ctx(ctx).With().Str("user", k.UserID).Logger()
-		c.SetRequest(req.WithContext(l.WithContext(ctx)))
-		c.Set(ctxKeyAPIKey, k)
+		c.SetRequest(req.WithContext(context.WithValue(broker.WithAudit(req.Context(), a), apiKeyCtxKey{}, &k)))
+		// The request logger (requestScope's, this request's alone) names the
+		// user on every later line. No other goroutine of the request runs
+		// yet. (Without a request logger, Ctx answers a disabled logger, which
+		// UpdateContext leaves alone, or the process-wide default: never
+		// changed.)
+		if l := zerolog.Ctx(req.Context()); l != zerolog.DefaultContextLogger {
+			l.UpdateContext(func(lc zerolog.Context) zerolog.Context { return lc.Str("user", k.UserID) })
+		}
 		return next(c)
 	}
 }
 
 func apiKeyOf(c echo.Context) broker.APIKey {
-	k, _ := c.Get(ctxKeyAPIKey).(broker.APIKey)
-	return k
+	if k, ok := c.Request().Context().Value(apiKeyCtxKey{}).(*broker.APIKey); ok {
+		return *k
+	}
+	return broker.APIKey{}
 }
 
 // rateLimit applies the per-API-key GCRA limit (the key's hash is the bucket).
@@ -234,17 +278,21 @@ func (s *Server) limit(c echo.Context, l broker.Limiter, name, key string) error
 		return nil
 	}
 	h := c.Response().Header()
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(d.Remaining, 0)))
+	h[headerRateLimitRemaining] = []string{strconv.Itoa(max(d.Remaining, 0))}
 	if !d.Allowed {
 		return s.refuse(c, name, d)
 	}
 	return nil
 }
 
+// headerRateLimitRemaining is X-RateLimit-Remaining in the canonical form
+// Header.Set would give it (which it would build on every request).
+const headerRateLimitRemaining = "X-Ratelimit-Remaining"
+
 func (s *Server) refuse(c echo.Context, name string, d broker.Decision) error {
 	s.d.Metrics.rateLimited.WithLabelValues(name).Inc()
 	h := c.Response().Header()
-	h.Set("X-RateLimit-Remaining", "0")
+	h[headerRateLimitRemaining] = []string{"0"}
 	h.Set("Retry-After", strconv.Itoa(max(1, int((d.RetryAfter+time.Second-1)/time.Second))))
 	return errRateLimited()
 }

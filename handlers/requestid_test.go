@@ -2,8 +2,10 @@ package handlers
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -48,5 +50,46 @@ func TestRequestIDFormat(t *testing.T) {
 		if strings.Contains(logs.String(), id) {
 			t.Errorf("hostile id %q reached the log", id)
 		}
+	}
+}
+
+// requestIDRE is the specification of validRequestID.
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// TestValidRequestIDIsTheRegexp: the byte check accepts exactly what
+// ^[A-Za-z0-9._-]{1,64}$ accepts: every single byte, every length around the
+// bounds, each byte at the start, middle and end of an otherwise valid id,
+// multi-byte UTF-8, and random strings over a mostly-valid alphabet.
+func TestValidRequestIDIsTheRegexp(t *testing.T) {
+	var corpus []string
+	for b := 0; b < 256; b++ {
+		one := string([]byte{byte(b)})
+		corpus = append(corpus, one, "ab"+one, one+"ab", "a"+one+"b", strings.Repeat("a", 63)+one, strings.Repeat("a", 64)+one)
+	}
+	for n := 0; n <= 130; n++ {
+		corpus = append(corpus, strings.Repeat("Z", n), strings.Repeat("-", n), strings.Repeat("9.", n/2))
+	}
+	corpus = append(corpus, "ünïcode", "é", "\u2028", "\xff\xfe", "id\n", "\nid", "id\r\n", "a\x00b")
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "abcXYZ019._-\n \t:/\"%\x00\x7f\x80é"
+	for range 20000 {
+		b := make([]byte, rng.IntN(70))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		corpus = append(corpus, string(b))
+	}
+	accepted := 0
+	for _, id := range corpus {
+		want := requestIDRE.MatchString(id)
+		if got := validRequestID(id); got != want {
+			t.Fatalf("validRequestID(%q) = %v, the regexp says %v", id, got, want)
+		}
+		if want {
+			accepted++
+		}
+	}
+	if accepted < 500 || accepted == len(corpus) {
+		t.Fatalf("the corpus does not exercise both answers: %d of %d accepted", accepted, len(corpus))
 	}
 }

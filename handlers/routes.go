@@ -6,7 +6,8 @@ import "github.com/labstack/echo/v4/middleware"
 func (s *Server) routes() {
 	e := s.e
 	e.Use(recoverPanics())
-	e.Use(s.requestID, s.accessLog, s.instrument, s.securityHeaders, s.contentLengthOnly, s.timeout)
+	// requestScope also sets the request timeout (a hung dependency answers 503, not never).
+	e.Use(s.requestScope(s.cfg.RequestTimeout), s.accessLog, s.instrument, s.securityHeaders, s.contentLengthOnly)
 	if len(s.cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{AllowOrigins: s.cfg.CORSOrigins}))
 	}
@@ -47,6 +48,6 @@ func (s *Server) routes() {
 func (s *Server) adminRoutes() {
 	a := s.admin
 	a.Use(recoverPanics())
-	a.Use(s.requestID, s.securityHeaders)
+	a.Use(s.requestScope(0), s.securityHeaders)
 	a.GET("/metrics", s.metrics)
 }

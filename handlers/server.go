@@ -61,7 +61,9 @@ type Server struct {
 	d     Deps
 	e     *echo.Echo
 	admin *echo.Echo
-	known map[string]bool // "METHOD /route/template" of every registered route
+	// series are the request series of every registered route, by method
+	// and route template.
+	series map[string]map[string]*routeSeries
 }
 
 // New returns the HTTP API with every route registered.
@@ -81,18 +83,17 @@ func New(cfg Config, d Deps) *Server {
 	// peer's: echo's default trusts X-Forwarded-For and X-Real-IP, which let a
 	// client pick a fresh address for every guessed key.
 	e.IPExtractor = echo.ExtractIPDirect()
+	e.JSONSerializer = jsonSerializer{}
 	admin := echo.New()
 	admin.HideBanner, admin.HidePort = true, true
 	admin.IPExtractor = echo.ExtractIPDirect()
+	admin.JSONSerializer = jsonSerializer{}
 	s := &Server{cfg: cfg, d: d, e: e, admin: admin}
 	e.HTTPErrorHandler = s.handleError
 	admin.HTTPErrorHandler = s.handleError
 	s.routes()
 	s.adminRoutes()
-	s.known = map[string]bool{}
-	for _, r := range e.Routes() {
-		s.known[r.Method+" "+r.Path] = true
-	}
+	s.series = routeSeriesOf(e.Routes())
 	return s
 }
 
