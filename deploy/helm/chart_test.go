@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -220,6 +221,10 @@ func TestBrokerdDeployment(t *testing.T) {
 	}
 	if env["REDIS_SENTINEL_ADDRS"] == "" || env["REDIS_MASTER_NAME"] == "" {
 		t.Errorf("Redis through Sentinel not configured: %v", env)
+	}
+	// GOMAXPROCS matches the CPU limit in whole CPUs (Go would round a limit of 1 up to 2 Ps).
+	if lim := ctr.Resources.Limits.Cpu().Value(); env["GOMAXPROCS"] != strconv.FormatInt(lim, 10) {
+		t.Errorf("GOMAXPROCS %q with a CPU limit of %d", env["GOMAXPROCS"], lim)
 	}
 	pdb := find[*policyv1.PodDisruptionBudget](t, objs, "PodDisruptionBudget", "-brokerd")
 	if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 ||

@@ -303,10 +303,23 @@ func (c *VaultCluster) proxyHealth(ctx context.Context) (int, error) {
 	return p.healthCode(hctx)
 }
 
+//
+// HAProxy starts with every server up until its checks say otherwise, and
+// balances round-robin meanwhile: a request can reach a standby, which
+// forwards it to the active node, and then lose its answer when the standby
+// is marked down and its sessions are shut (a test's first mount answered
+// EOF after it was applied). So the proxy is ready only after
+// proxyReadyStreak health checks in a row answered 200, which round-robin
+// over standbys still up cannot give.
 func (c *VaultCluster) waitProxy(ctx context.Context) error {
+	streak := 0
 	for {
 		if code, err := c.proxyHealth(ctx); err == nil && code == http.StatusOK {
-			return nil
+			if streak++; streak >= proxyReadyStreak {
+				return nil
+			}
+		} else {
+			streak = 0
 		}
 		select {
 		case <-ctx.Done():
@@ -315,6 +328,11 @@ func (c *VaultCluster) waitProxy(ctx context.Context) error {
 		}
 	}
 }
+
+// proxyReadyStreak is how many health checks through HAProxy in a row must
+// answer 200 (more than the cluster's nodes, so that each server still in
+// the rotation is asked at least once).
+const proxyReadyStreak = 6
 
 // Kill sends SIGKILL to node i and waits until it is gone.
 func (c *VaultCluster) Kill(t testing.TB, i int) {
