@@ -303,7 +303,6 @@ func (c *VaultCluster) proxyHealth(ctx context.Context) (int, error) {
 	return p.healthCode(hctx)
 }
 
-//
 // HAProxy starts with every server up until its checks say otherwise, and
 // balances round-robin meanwhile: a request can reach a standby, which
 // forwards it to the active node, and then lose its answer when the standby
