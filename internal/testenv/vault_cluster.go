@@ -303,7 +303,8 @@ func (c *VaultCluster) proxyHealth(ctx context.Context) (int, error) {
 	return p.healthCode(hctx)
 }
 
-// HAProxy starts with every server up until its checks say otherwise, and
+// waitProxy waits until HAProxy routes to the active node only. HAProxy
+// starts with every server up until its checks say otherwise, and
 // balances round-robin meanwhile: a request can reach a standby, which
 // forwards it to the active node, and then lose its answer when the standby
 // is marked down and its sessions are shut (a test's first mount answered
