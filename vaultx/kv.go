@@ -202,7 +202,7 @@ func kvReadInto[T any](ctx context.Context, c *Client, p string, version int) (T
 		r.params = url.Values{"version": {strconv.Itoa(version)}}
 	}
 	var rd kvRead[T]
-	r.into = &rd
+	r.into = intoData(&rd)
 	if _, err := c.do(ctx, r); err != nil { // a bad answer: internal, "decode vault response"
 		return zero, kvVersion{}, err
 	}
@@ -218,7 +218,7 @@ var errNoData = broker.Errorf(broker.CodeNotFound, "no data")
 
 func (c *Client) kvMetaRead(ctx context.Context, p string) (kvMeta, error) {
 	var m kvMeta
-	if _, err := c.do(ctx, request{method: http.MethodGet, path: c.metaPath(p), into: &m}); err != nil {
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: c.metaPath(p), into: intoData(&m)}); err != nil {
 		return kvMeta{}, err
 	}
 	return m, nil

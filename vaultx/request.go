@@ -25,10 +25,12 @@ type request struct {
 	// once marks a call that must not run twice (a check-and-set write, a
 	// wrapped read): it is retried only when it was certainly not processed.
 	once bool
-	// into, when set (a pointer), receives the answer's data in the same pass
-	// as the envelope (the returned envelope's Data is then empty): one JSON
-	// decode per answer instead of two on hot reads.
-	into any
+	// into, when set (intoData), decodes the answer with its data straight
+	// into a typed target in the same pass as the envelope (the returned
+	// envelope's Data is then empty): one JSON decode per answer instead of
+	// two on hot reads, and a concrete type rather than an interface for the
+	// decoder.
+	into func(b []byte) (*envelope, error)
 }
 
 // envelope is Vault's response structure.
@@ -54,11 +56,23 @@ type wrapInfo struct {
 	CreationPath string    `json:"creation_path"`
 }
 
-// envelopeInto is envelope with the data decoded straight into a target.
-type envelopeInto struct {
-	Data     any       `json:"data"`
+// envelopeOf is envelope with the data decoded straight into a *T.
+type envelopeOf[T any] struct {
+	Data     *T        `json:"data"`
 	Auth     *authInfo `json:"auth"`
 	WrapInfo *wrapInfo `json:"wrap_info"`
+}
+
+// intoData is request.into for a target p: absent or null data leaves *p
+// untouched.
+func intoData[T any](p *T) func(b []byte) (*envelope, error) {
+	return func(b []byte) (*envelope, error) {
+		e := envelopeOf[T]{Data: p}
+		if err := json.Unmarshal(b, &e); err != nil {
+			return nil, err
+		}
+		return &envelope{Auth: e.Auth, WrapInfo: e.WrapInfo}, nil
+	}
 }
 
 // decode unmarshals the data part into out (a pointer); absent data is left zero.
@@ -140,18 +154,13 @@ func readEnvelope(body io.Reader) (*envelope, error) {
 	return env, nil
 }
 
-// readEnvelopeInto decodes the answer's data into into (a pointer; absent or
-// null data leaves it untouched) and returns the rest of the envelope.
-func readEnvelopeInto(body io.Reader, into any) (*envelope, error) {
+// readEnvelopeInto reads the answer and decodes it with into (intoData).
+func readEnvelopeInto(body io.Reader, into func([]byte) (*envelope, error)) (*envelope, error) {
 	b, err := readBody(body)
 	if err != nil || b == nil {
 		return &envelope{}, err
 	}
-	ei := envelopeInto{Data: into}
-	if err := json.Unmarshal(b, &ei); err != nil {
-		return nil, err
-	}
-	return &envelope{Auth: ei.Auth, WrapInfo: ei.WrapInfo}, nil
+	return into(b)
 }
 
 func durationString(d time.Duration) string {
