@@ -2,6 +2,7 @@ package vaultx
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,13 +76,15 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Client, error) {
 	apiCfg := cfg
 	apiCfg.Token = ""
 	apiCfg.MaxRetries = -1 // the client retries by its own policy (retry.go), which knows what is safe to repeat
-	if c.api, err = NewAPIClient(apiCfg, APIOptions{RoundTrips: &c.roundTrips, Observe: cfg.Observe}); err != nil {
+	opts := APIOptions{RoundTrips: &c.roundTrips, Observe: cfg.Observe}
+	var tr *http.Transport
+	if c.api, tr, err = newAPIClient(apiCfg, opts); err != nil {
 		return nil, err
 	}
-	if c.raw, err = newRawHTTP(c.api, cfg.Timeout); err != nil {
+	if c.raw, err = newRawHTTP(cfg, tr, opts); err != nil {
 		return nil, err
 	}
-	if c.health, err = NewAPIClient(apiCfg, APIOptions{RoundTrips: &c.roundTrips, Observe: cfg.Observe}); err != nil {
+	if c.health, err = NewAPIClient(apiCfg, opts); err != nil {
 		return nil, err
 	}
 	if c.approle {

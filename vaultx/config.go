@@ -165,12 +165,19 @@ type APIOptions struct {
 // layer uses for admin work (Setup) and what sandbox-init uses (with no token).
 // Errors: invalid.
 func NewAPIClient(cfg Config, opts APIOptions) (*api.Client, error) {
+	c, _, err := newAPIClient(cfg, opts)
+	return c, err
+}
+
+// newAPIClient is NewAPIClient that also returns the bare transport, whose
+// TLS settings (from ConfigureTLS) the direct transport reuses.
+func newAPIClient(cfg Config, opts APIOptions) (*api.Client, *http.Transport, error) {
 	cfg = cfg.withDefaults()
 	if err := validateAddr(cfg.Addr); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if (cfg.ClientCert == "") != (cfg.ClientKey == "") {
-		return nil, broker.Errorf(broker.CodeInvalid, "vault TLS: a client certificate needs a client key and the other way round")
+		return nil, nil, broker.Errorf(broker.CodeInvalid, "vault TLS: a client certificate needs a client key and the other way round")
 	}
 	tr := &http.Transport{
 		DialContext: (&net.Dialer{
@@ -204,17 +211,17 @@ func NewAPIClient(cfg Config, opts APIOptions) (*api.Client, error) {
 		TLSServerName: cfg.TLSServerName,
 		Insecure:      cfg.Insecure,
 	}); err != nil {
-		return nil, broker.WithCode(broker.CodeInvalid, err, "vault TLS settings: "+oneLine(err))
+		return nil, nil, broker.WithCode(broker.CodeInvalid, err, "vault TLS settings: "+oneLine(err))
 	}
 	// Wrap after ConfigureTLS, which needs the bare *http.Transport.
 	ac.HttpClient.Transport = &countingTransport{next: tr, n: opts.RoundTrips, observe: opts.Observe, kv: cfg.KVMount, transit: cfg.TransitMount}
 	c, err := api.NewClient(ac)
 	if err != nil {
-		return nil, broker.WithCode(broker.CodeInvalid, err, "vault client: "+oneLine(err))
+		return nil, nil, broker.WithCode(broker.CodeInvalid, err, "vault client: "+oneLine(err))
 	}
 	c.ClearNamespace()
 	c.SetToken(cfg.Token)
-	return c, nil
+	return c, tr, nil
 }
 
 func oneLine(err error) string {

@@ -18,21 +18,22 @@ import (
 	"github.com/acme/secretsbroker/broker"
 )
 
-// The broker's own calls go over net/http directly, on the api client's
-// pooled transport, instead of through api.Client.RawRequestWithContext:
-// that path builds a retryablehttp request, copies every header and body
-// and takes two locks per call, which profiles showed as a large share of
-// brokerd's CPU per Vault call (create and rotate make five). What vault/api
-// does there that the broker relies on is redone here: the token, wrap TTL
+// The broker's own calls go over the direct transport (direct.go) instead
+// of through api.Client.RawRequestWithContext: that path builds a
+// retryablehttp request, copies every header and body and takes two locks
+// per call, and net/http's Transport hands every call between goroutines;
+// profiles showed both as a large share of brokerd's CPU per Vault call
+// (create and rotate make five). What vault/api does there that the broker
+// relies on is redone here: the token, wrap TTL
 // and X-Vault-Request headers, one followed redirect (a standby pointing at
 // the active node) without a protocol downgrade, and errors as
 // *api.ResponseError, so that statusOf, isCASMismatch and ClassifyCall read
 // them as before. Namespaces, MFA and client-side rate limiting are not used
 // by the broker.
 
-// rawHTTP is how send reaches Vault: the api client's address, and a
-// directTransport (direct.go) with the api client's TLS settings, counted and
-// observed like the api client's calls.
+// rawHTTP is how send reaches Vault: cfg's address, and a directTransport
+// (direct.go) with the TLS settings of the api client's transport, counted
+// and observed like the api client's calls.
 type rawHTTP struct {
 	base    *url.URL // scheme, host and any path prefix of the Vault address
 	direct  *directTransport
@@ -40,24 +41,17 @@ type rawHTTP struct {
 	timeout time.Duration // per attempt
 }
 
-func newRawHTTP(ac *api.Client, timeout time.Duration) (rawHTTP, error) {
-	u, err := url.Parse(ac.Address())
+// newRawHTTP builds it for cfg (defaults applied, address validated) from
+// tr, the api client's transport. Errors: invalid.
+func newRawHTTP(cfg Config, tr *http.Transport, opts APIOptions) (rawHTTP, error) {
+	u, err := url.Parse(cfg.Addr)
 	if err != nil {
 		return rawHTTP{}, broker.Errorf(broker.CodeInvalid, "vault address is malformed")
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	ct, ok := ac.CloneConfig().HttpClient.Transport.(*countingTransport)
-	if !ok {
-		return rawHTTP{}, broker.Errorf(broker.CodeInternal, "vault client: unexpected transport")
-	}
-	tr, ok := ct.next.(*http.Transport)
-	if !ok {
-		return rawHTTP{}, broker.Errorf(broker.CodeInternal, "vault client: unexpected transport")
-	}
 	d := newDirectTransport(tr.TLSClientConfig)
-	counted := *ct
-	counted.next = d
-	return rawHTTP{base: u, direct: d, rt: &counted, timeout: timeout}, nil
+	rt := &countingTransport{next: d, n: opts.RoundTrips, observe: opts.Observe, kv: cfg.KVMount, transit: cfg.TransitMount}
+	return rawHTTP{base: u, direct: d, rt: rt, timeout: cfg.Timeout}, nil
 }
 
 // errBadToken is validateToken's refusal in vault/api, kept: a token with
