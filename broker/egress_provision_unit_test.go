@@ -161,7 +161,6 @@ func TestEgressProvisioningFailuresLeaveNoRecords(t *testing.T) {
 		setup func(w *world, eg *memEgress)
 	}{
 		{"wrap fails", func(w *world, _ *memEgress) { w.boot.setHook(failOn(boom, "Wrap")) }},
-		{"accessor not recorded", func(w *world, _ *memEgress) { w.records.setHook(failOn(boom, "PutAccessor")) }},
 		{"runtime not saved", func(w *world, _ *memEgress) { w.records.setHook(failOn(boom, "PutRuntime")) }},
 		{"records not written", func(_ *world, eg *memEgress) { eg.setHook(failOn(boom, "PutEgress")) }},
 	} {

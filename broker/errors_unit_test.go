@@ -269,28 +269,30 @@ func TestForEach(t *testing.T) {
 func TestRecordsNeverStoreTheToken(t *testing.T) {
 	const token = "hvs.secret-token"
 	bs := &Bootstrap{Token: token}
-	rt := Runtime{ID: "r1", UserID: alice, ProjectID: "p", Sandbox: Sandbox{ID: "sb", Bootstrap: bs}}
+	rt := Runtime{ID: "r1", UserID: alice, ProjectID: "p", Sandbox: Sandbox{ID: "sb", Accessor: "acc-sb", Bootstrap: bs}}
 	b, err := EncodeRuntime(rt)
 	if err != nil || strings.Contains(string(b), token) {
 		t.Fatalf("EncodeRuntime: %s %v", b, err)
 	}
 	back, err := DecodeRuntime(b)
-	if err != nil || back.UserID != alice || back.ID != "r1" || back.Sandbox.ID != "sb" || back.Sandbox.Bootstrap != nil {
+	if err != nil || back.UserID != alice || back.ID != "r1" || back.Sandbox.ID != "sb" || back.Sandbox.Bootstrap != nil || back.Sandbox.Accessor != "acc-sb" {
 		t.Fatalf("DecodeRuntime: %+v %v", back, err)
 	}
 	if rt.Sandbox.Bootstrap == nil {
 		t.Fatalf("encoding changed the caller's runtime")
 	}
-	if api, _ := json.Marshal(back); strings.Contains(string(api), alice) {
-		t.Fatalf("the API form shows the user id: %s", api)
+	if api, _ := json.Marshal(back); strings.Contains(string(api), alice) || strings.Contains(string(api), "acc-sb") {
+		t.Fatalf("the API form shows the user id or the accessor: %s", api)
 	}
-	ev := Evaluation{ID: "e1", UserID: alice, Items: []EvaluationItem{{Name: "i", RuntimeSandbox: Sandbox{Bootstrap: bs}, TaskSandbox: Sandbox{Bootstrap: bs}}}}
+	ev := Evaluation{ID: "e1", UserID: alice, Items: []EvaluationItem{{Name: "i",
+		RuntimeSandbox: Sandbox{ID: "sb-r", Accessor: "acc-r", Bootstrap: bs}, TaskSandbox: Sandbox{ID: "sb-t", Accessor: "acc-t", Bootstrap: bs}}}}
 	b, err = EncodeEvaluation(ev)
 	if err != nil || strings.Contains(string(b), token) {
 		t.Fatalf("EncodeEvaluation: %s %v", b, err)
 	}
 	eback, err := DecodeEvaluation(b)
-	if err != nil || eback.UserID != alice || len(eback.Items) != 1 || eback.Items[0].TaskSandbox.Bootstrap != nil {
+	if err != nil || eback.UserID != alice || len(eback.Items) != 1 || eback.Items[0].TaskSandbox.Bootstrap != nil ||
+		eback.Items[0].RuntimeSandbox.Accessor != "acc-r" || eback.Items[0].TaskSandbox.Accessor != "acc-t" {
 		t.Fatalf("DecodeEvaluation: %+v %v", eback, err)
 	}
 	if ev.Items[0].TaskSandbox.Bootstrap == nil || ev.Items[0].RuntimeSandbox.Bootstrap == nil {

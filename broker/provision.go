@@ -145,9 +145,11 @@ func dedupe(ids []string) []string {
 	return out
 }
 
-// mint issues one bootstrap for a new sandbox and records its accessor. In
-// egress delivery the sandbox's egress records are written first, and
-// removed again on failure. On failure no token lives.
+// mint issues one bootstrap for a new sandbox. Its accessor is not written
+// on its own: it goes into the caller's runtime or evaluation record
+// (Sandbox.Accessor), which the caller writes next, retiring the sandbox if
+// that write fails. In egress delivery the sandbox's egress records are
+// written first, and removed again on failure. On failure no token lives.
 // Errors: unavailable, internal.
 func (s *Service) mint(ctx context.Context, runtimeID, userID string, e env) (Sandbox, error) {
 	sbID := NewID()
@@ -180,11 +182,6 @@ func (s *Service) mint(ctx context.Context, runtimeID, userID string, e env) (Sa
 		return Sandbox{}, err
 	}
 	s.cfg.Observer.TokensIssued(1)
-	if err := s.d.Records.PutAccessor(ctx, sbID, w.Accessor, s.cfg.WrapTTL); err != nil {
-		s.revoke(ctx, w.Accessor)
-		undoEgress()
-		return Sandbox{}, err
-	}
 	names := slices.Clone(e.names)
 	if names == nil {
 		names = []string{}
@@ -198,7 +195,7 @@ func (s *Service) mint(ctx context.Context, runtimeID, userID string, e env) (Sa
 	}
 	return Sandbox{
 		ID: sbID, EnvNames: names, ExpiresAt: w.ExpiresAt, CreatedAt: s.cfg.Now().UTC(),
-		Delivery: delivery, EgressTokenHashes: hashes, Bootstrap: b,
+		Delivery: delivery, EgressTokenHashes: hashes, Accessor: w.Accessor, Bootstrap: b,
 	}, nil
 }
 
@@ -206,7 +203,7 @@ func (s *Service) mint(ctx context.Context, runtimeID, userID string, e env) (Sa
 // its egress records. Errors: unavailable, internal.
 func (s *Service) retire(ctx context.Context, runtimeID string, sb Sandbox) error {
 	ctx = withSandbox(ctx, runtimeID, sb.ID)
-	if err := s.retireToken(ctx, sb.ID); err != nil {
+	if err := s.retireToken(ctx, sb); err != nil {
 		return err
 	}
 	if sb.Delivery == DeliveryEgress && s.d.Egress != nil {
@@ -215,14 +212,27 @@ func (s *Service) retire(ctx context.Context, runtimeID string, sb Sandbox) erro
 	return nil
 }
 
-func (s *Service) retireToken(ctx context.Context, sandboxID string) error {
-	acc, ok, err := s.d.Records.TakeAccessor(ctx, sandboxID)
+// retireToken revokes the sandbox's bootstrap token by the accessor its
+// record keeps. Revoking is idempotent (a used, expired or revoked token is
+// not an error), so a retry after a failure simply revokes again, and the
+// record, unchanged by a failed retirement, still names the token. A record
+// written before accessors moved into records has none: its accessor entry
+// is taken from the record store instead (and put back if revoking fails).
+func (s *Service) retireToken(ctx context.Context, sb Sandbox) error {
+	if sb.Accessor != "" {
+		if err := s.d.Boot.RevokeAccessor(ctx, sb.Accessor); err != nil {
+			return err
+		}
+		s.cfg.Observer.TokensRevoked(1)
+		return nil
+	}
+	acc, ok, err := s.d.Records.TakeAccessor(ctx, sb.ID)
 	if err != nil || !ok {
 		return err
 	}
 	if err := s.d.Boot.RevokeAccessor(ctx, acc); err != nil {
 		// Keep the accessor so a retry can revoke it.
-		_ = s.d.Records.PutAccessor(ctx, sandboxID, acc, s.cfg.WrapTTL)
+		_ = s.d.Records.PutAccessor(ctx, sb.ID, acc, s.cfg.WrapTTL)
 		return err
 	}
 	s.cfg.Observer.TokensRevoked(1)

@@ -42,11 +42,14 @@ func TestCreateRuntime(t *testing.T) {
 			if au := w.boot.audits[0]; au.RuntimeID != rt.ID || au.SandboxID != sb.ID {
 				t.Fatalf("audit of the wrap %+v", au)
 			}
-			if w.records.accessors[sb.ID] != bs.Accessor || w.obs.issued != 1 {
-				t.Fatalf("accessor %q, issued %d", w.records.accessors[sb.ID], w.obs.issued)
+			// The accessor goes into the runtime record, the one write
+			// after the wrap: no accessor entry of its own.
+			stored, err := w.records.GetRuntime(bg, alice, rt.ID)
+			if err != nil || stored.Sandbox.Accessor != bs.Accessor || len(w.records.accessors) != 0 || w.obs.issued != 1 {
+				t.Fatalf("stored accessor %q (%v), accessor entries %d, issued %d", stored.Sandbox.Accessor, err, len(w.records.accessors), w.obs.issued)
 			}
 			got, err := w.svc.GetRuntime(bg, alice, rt.ID)
-			if err != nil || got.Sandbox.Bootstrap != nil || got.Sandbox.ID != sb.ID {
+			if err != nil || got.Sandbox.Bootstrap != nil || got.Sandbox.ID != sb.ID || got.Sandbox.Accessor != "" {
 				t.Fatalf("GetRuntime %+v %v", got, err)
 			}
 			list, err := w.svc.ListRuntimes(bg, alice)
@@ -119,7 +122,6 @@ func TestCreateRuntimeFailuresLeaveNoToken(t *testing.T) {
 		revoked int
 	}{
 		{"PutRuntime", CodeUnavailable, 1},
-		{"PutAccessor", CodeUnavailable, 1},
 		{"Wrap", CodeUnavailable, 0},
 		{"DecryptBatch", CodeUnavailable, 0},
 		{"Ciphertexts", CodeUnavailable, 0},
@@ -183,11 +185,8 @@ func TestRestartRuntime(t *testing.T) {
 	cur := r4.Sandbox.ID
 	_, err = w.svc.RestartRuntime(bg, alice, rt.ID, nil)
 	wantCode(t, err, CodeUnavailable)
-	if _, ok := w.records.accessors[cur]; !ok {
-		t.Fatalf("the unrevoked accessor was forgotten")
-	}
-	if stored, _ := w.records.GetRuntime(bg, alice, rt.ID); stored.Sandbox.ID != cur {
-		t.Fatalf("record changed by a failed restart")
+	if stored, _ := w.records.GetRuntime(bg, alice, rt.ID); stored.Sandbox.ID != cur || stored.Sandbox.Accessor != "acc-"+cur {
+		t.Fatalf("record changed by a failed restart: sandbox %s accessor %q", stored.Sandbox.ID, stored.Sandbox.Accessor)
 	}
 	w.boot.setHook(nil)
 	w.records.setHook(failOn(Errorf(CodeUnavailable, "redis down"), "PutRuntime"))
@@ -331,11 +330,41 @@ func TestCreateEvaluationAllOrNothing(t *testing.T) {
 	}
 }
 
+// TestLegacyRecordRevokesByAccessorEntry: a runtime record written before
+// accessors moved into records has none; retiring its sandbox takes the
+// accessor entry instead, and puts it back when revoking fails.
+func TestLegacyRecordRevokesByAccessorEntry(t *testing.T) {
+	w := newWorld(t, Config{}, false)
+	rt, err := w.svc.CreateRuntime(bg, alice, RuntimeInput{ProjectID: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := rt.Sandbox.ID
+	legacy := rt.WithoutBootstrap()
+	legacy.Sandbox.Accessor = ""
+	if err := w.records.PutRuntime(bg, legacy); err != nil {
+		t.Fatal(err)
+	}
+	w.records.accessors[sb] = "acc-" + sb
+	w.boot.setHook(failOn(Errorf(CodeUnavailable, "vault down"), "RevokeAccessor"))
+	wantCode(t, w.svc.DeleteRuntime(bg, alice, rt.ID), CodeUnavailable)
+	if w.records.accessors[sb] != "acc-"+sb || w.boot.liveTokens() != 1 {
+		t.Fatalf("after a failed revoke: entry %q, live tokens %d", w.records.accessors[sb], w.boot.liveTokens())
+	}
+	w.boot.setHook(nil)
+	if err := w.svc.DeleteRuntime(bg, alice, rt.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.records.accessors[sb]; ok || w.boot.liveTokens() != 0 || w.obs.revoked != 1 {
+		t.Fatalf("after delete: entry kept %v, live tokens %d, revoked %d", ok, w.boot.liveTokens(), w.obs.revoked)
+	}
+}
+
 // TestRevokeFailureIsWarned: a token that cannot be revoked during cleanup
 // is reported, never silently dropped.
 func TestRevokeFailureIsWarned(t *testing.T) {
 	w := newWorld(t, Config{}, false)
-	w.records.setHook(failOn(Errorf(CodeUnavailable, "down"), "PutAccessor"))
+	w.records.setHook(failOn(Errorf(CodeUnavailable, "down"), "PutRuntime"))
 	w.boot.setHook(failOn(Errorf(CodeUnavailable, "vault down"), "RevokeAccessor"))
 	_, err := w.svc.CreateRuntime(bg, alice, RuntimeInput{ProjectID: "p"})
 	wantCode(t, err, CodeUnavailable)

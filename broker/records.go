@@ -17,12 +17,36 @@ type runtimeDoc struct {
 	// Egress maps an egress sandbox's id to its placeholders' token hashes
 	// (Sandbox.EgressTokenHashes, hidden from the API).
 	Egress map[string][]string `json:"egress,omitempty"`
+	// Accessors maps a sandbox's id to its wrapping accessor
+	// (Sandbox.Accessor, hidden from the API).
+	Accessors map[string]string `json:"accessors,omitempty"`
 }
 
 type evaluationDoc struct {
 	UserID     string              `json:"user_id"`
 	Evaluation Evaluation          `json:"evaluation"`
 	Egress     map[string][]string `json:"egress,omitempty"`
+	Accessors  map[string]string   `json:"accessors,omitempty"`
+}
+
+// accessorsOf collects the wrapping accessors of sandboxes by sandbox id.
+func accessorsOf(sbs ...Sandbox) map[string]string {
+	var m map[string]string
+	for _, sb := range sbs {
+		if sb.Accessor != "" && sb.ID != "" {
+			if m == nil {
+				m = make(map[string]string, len(sbs))
+			}
+			m[sb.ID] = sb.Accessor
+		}
+	}
+	return m
+}
+
+// fromDoc sets what the stored record keeps of sb beside its JSON.
+func (sb *Sandbox) fromDoc(egress map[string][]string, accessors map[string]string) {
+	sb.EgressTokenHashes = egress[sb.ID]
+	sb.Accessor = accessors[sb.ID]
 }
 
 // egressOf collects the token hashes of egress sandboxes by sandbox id.
@@ -73,21 +97,23 @@ func (e Evaluation) Owner() string { return e.UserID }
 // EncodeRuntime returns the stored form of r, without its bootstrap.
 // Errors: invalid (no user id or id), internal.
 func EncodeRuntime(r Runtime) ([]byte, error) {
-	return encodeRecord("runtime", r.UserID, r.ID, runtimeDoc{UserID: r.UserID, Runtime: r.WithoutBootstrap(), Egress: egressOf(r.Sandbox)})
+	return encodeRecord("runtime", r.UserID, r.ID, runtimeDoc{UserID: r.UserID, Runtime: r.WithoutBootstrap(),
+		Egress: egressOf(r.Sandbox), Accessors: accessorsOf(r.Sandbox)})
 }
 
 // DecodeRuntime parses a stored runtime. Errors: internal.
 func DecodeRuntime(b []byte) (Runtime, error) {
 	d, err := decodeRecord[runtimeDoc]("runtime", b)
 	d.Runtime.UserID = d.UserID
-	d.Runtime.Sandbox.EgressTokenHashes = d.Egress[d.Runtime.Sandbox.ID]
+	d.Runtime.Sandbox.fromDoc(d.Egress, d.Accessors)
 	return d.Runtime, err
 }
 
 // EncodeEvaluation returns the stored form of e, without bootstraps.
 // Errors: invalid (no user id or id), internal.
 func EncodeEvaluation(e Evaluation) ([]byte, error) {
-	return encodeRecord("evaluation", e.UserID, e.ID, evaluationDoc{UserID: e.UserID, Evaluation: e.WithoutBootstraps(), Egress: egressOf(e.sandboxes()...)})
+	return encodeRecord("evaluation", e.UserID, e.ID, evaluationDoc{UserID: e.UserID, Evaluation: e.WithoutBootstraps(),
+		Egress: egressOf(e.sandboxes()...), Accessors: accessorsOf(e.sandboxes()...)})
 }
 
 // DecodeEvaluation parses a stored evaluation. Errors: internal.
@@ -96,8 +122,8 @@ func DecodeEvaluation(b []byte) (Evaluation, error) {
 	d.Evaluation.UserID = d.UserID
 	for i := range d.Evaluation.Items {
 		it := &d.Evaluation.Items[i]
-		it.RuntimeSandbox.EgressTokenHashes = d.Egress[it.RuntimeSandbox.ID]
-		it.TaskSandbox.EgressTokenHashes = d.Egress[it.TaskSandbox.ID]
+		it.RuntimeSandbox.fromDoc(d.Egress, d.Accessors)
+		it.TaskSandbox.fromDoc(d.Egress, d.Accessors)
 	}
 	return d.Evaluation, err
 }

@@ -40,7 +40,7 @@ func (s *Service) GetRuntime(ctx context.Context, userID, id string) (Runtime, e
 	if err != nil {
 		return Runtime{}, err
 	}
-	rt.Sandbox.EgressTokenHashes = nil
+	rt.Sandbox.EgressTokenHashes, rt.Sandbox.Accessor = nil, ""
 	return rt, nil
 }
 

@@ -121,6 +121,12 @@ type Sandbox struct {
 	// sandbox: what its retirement deletes. Kept in the stored record
 	// (records.go), never shown by the API.
 	EgressTokenHashes []string `json:"-"`
+	// Accessor is the wrapping accessor of the sandbox's bootstrap token:
+	// what its retirement revokes. Kept in the stored record (records.go),
+	// never shown by the API (the minting answer shows it in Bootstrap).
+	// "" in records written before the accessor moved into them: their
+	// accessor is under the record store's accessor entries.
+	Accessor string `json:"-"`
 	// Bootstrap is set only in the answer of the POST that minted it; stored
 	// records never hold it.
 	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`

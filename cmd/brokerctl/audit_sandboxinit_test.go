@@ -68,10 +68,7 @@ func TestAuditSandboxInitAgainstVault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	accA, ok, err := ab.mem.TakeAccessor(ctx, rtA.Sandbox.ID)
-	if err != nil || !ok {
-		t.Fatalf("accessor of A: %v %v", ok, err)
-	}
+	accA := auditAccessorOf(t, ab.mem, user, rtA.ID)
 	tokA := rtA.Sandbox.Bootstrap.Token
 
 	var slog bytes.Buffer

@@ -150,7 +150,7 @@ func runAuditScenario(t *testing.T) auditScenario {
 	}
 	// The accessor, in clear, as an operator finds it in the broker's
 	// records (Redis, or here the in-process store).
-	sc.accessor = auditAccessorOf(t, mem, sc.used.Sandbox.ID)
+	sc.accessor = auditAccessorOf(t, mem, sc.user, sc.used.ID)
 
 	if sc.unused, err = svc.CreateRuntime(as("req-provision-unused"), sc.user, broker.RuntimeInput{ProjectID: "proj", SecretIDs: []string{sec.ID}}); err != nil {
 		t.Fatalf("provision (unused): %v", err)
@@ -170,14 +170,15 @@ func runAuditScenario(t *testing.T) auditScenario {
 	return sc
 }
 
-// auditAccessorOf returns the wrapping accessor the broker recorded for sandboxID.
-func auditAccessorOf(t *testing.T, mem *inproc.Store, sandboxID string) string {
+// auditAccessorOf returns the wrapping accessor the broker recorded in the
+// runtime's record for its sandbox.
+func auditAccessorOf(t *testing.T, mem *inproc.Store, userID, runtimeID string) string {
 	t.Helper()
-	acc, ok, err := mem.TakeAccessor(context.Background(), sandboxID)
-	if err != nil || !ok {
-		t.Fatalf("no accessor recorded for sandbox %s (ok=%v, err=%v)", sandboxID, ok, err)
+	rt, err := mem.GetRuntime(context.Background(), userID, runtimeID)
+	if err != nil || rt.Sandbox.Accessor == "" {
+		t.Fatalf("no accessor recorded for runtime %s (err=%v)", runtimeID, err)
 	}
-	return acc
+	return rt.Sandbox.Accessor
 }
 
 // auditWaitForLog waits until the audit log mentions s (Vault writes it
