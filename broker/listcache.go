@@ -3,7 +3,6 @@ package broker
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -65,19 +64,4 @@ func SortSecrets(list []Secret) {
 	slices.SortFunc(list, func(a, b Secret) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
 	})
-}
-
-// DecodeSecret decodes one Secret's JSON as Secret.UnmarshalJSON does, in
-// one pass (json.Unmarshal into a Secret scans the document twice: about
-// three times the cost, which a list cache of 500 secrets pays 500 times).
-// Errors: the decoder's, uncoded.
-func DecodeSecret(b []byte, s *Secret) error {
-	type plain Secret
-	if err := json.Unmarshal(b, (*plain)(s)); err != nil {
-		return err
-	}
-	if len(s.EgressHosts) == 0 {
-		s.EgressHosts = nil
-	}
-	return nil
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"net/http/httptest"
 	"testing"
@@ -12,11 +13,14 @@ import (
 	"github.com/acme/secretsbroker/broker"
 )
 
-// TestJSONSerializerBytes: the answer encoder writes exactly what echo's
-// DefaultJSONSerializer writes, byte for byte and error for error, for
-// secrets with hostile strings (HTML, U+2028, control bytes, invalid
-// UTF-8), nil and empty lists, nil providers, odd times (zones, zero,
-// years echo cannot encode), indented or not, and for the other answers.
+// TestJSONSerializerBytes: answers are byte for byte (and error or not)
+// what they were when Secret itself was a Marshaler (egress_hosts [] when
+// none; now only the HostList is), encoded by echo's DefaultJSONSerializer:
+// for secrets with hostile strings (HTML, U+2028, control bytes, invalid
+// UTF-8), nil and empty lists, nil providers, odd times (zones, zero, years
+// encoding/json cannot encode), indented or not, alone, by pointer and in
+// lists, and for the other answers. Decoding an answered secret gives its
+// hosts back, with [] read as nil.
 func TestJSONSerializerBytes(t *testing.T) {
 	e := echo.New()
 	encode := func(s echo.JSONSerializer, v any, indent string) (string, string) {
@@ -66,15 +70,24 @@ func TestJSONSerializerBytes(t *testing.T) {
 	for i, v := range values {
 		for _, indent := range []string{"", "  "} {
 			gotB, gotE := encode(jsonSerializer{}, v, indent)
-			wantB, wantE := encode(echo.DefaultJSONSerializer{}, v, indent)
-			if gotB != wantB || gotE != wantE {
+			wantB, wantE := encode(echo.DefaultJSONSerializer{}, legacyOf(v), indent)
+			// The error texts name different Marshalers; the answer to
+			// either is the same internal error.
+			if gotB != wantB || (gotE == "") != (wantE == "") {
 				t.Fatalf("value %d (%T), indent %q:\n got %q, error %q\nwant %q, error %q", i, v, indent, gotB, gotE, wantB, wantE)
 			}
 			if gotE != "" {
 				errors++
 			}
+			if sec, ok := v.(broker.Secret); ok && gotE == "" {
+				var back broker.Secret
+				if err := json.Unmarshal([]byte(gotB), &back); err != nil || len(back.EgressHosts) != len(sec.EgressHosts) ||
+					(back.EgressHosts == nil) != (len(sec.EgressHosts) == 0) {
+					t.Fatalf("value %d: decoded egress_hosts %#v (%v), want %#v", i, back.EgressHosts, err, sec.EgressHosts)
+				}
+			}
 			if gotE == "" && !bytes.HasSuffix([]byte(gotB), []byte("}\n")) && v != nil {
-				if _, isSlice := v.([]string); !isSlice {
+				if _, isSlice := v.(broker.HostList); !isSlice {
 					t.Fatalf("value %d: %q is not one object and a newline", i, gotB)
 				}
 			}
@@ -83,4 +96,57 @@ func TestJSONSerializerBytes(t *testing.T) {
 	if errors == 0 {
 		t.Fatalf("no value exercised the encoding error")
 	}
+}
+
+// legacySecret is broker.Secret as it was encoded before HostList: the
+// whole secret a Marshaler showing egress_hosts as [] when nil.
+type legacySecret struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Provider    *string   `json:"provider"`
+	MaskedValue string    `json:"masked_value"`
+	Fingerprint string    `json:"fingerprint"`
+	Version     int       `json:"version"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	EgressHosts []string  `json:"egress_hosts"`
+}
+
+func (s legacySecret) MarshalJSON() ([]byte, error) {
+	type plain legacySecret
+	if s.EgressHosts == nil {
+		s.EgressHosts = []string{}
+	}
+	return json.Marshal(plain(s))
+}
+
+func legacySecretOf(s broker.Secret) legacySecret {
+	return legacySecret{ID: s.ID, Name: s.Name, Provider: s.Provider, MaskedValue: s.MaskedValue, Fingerprint: s.Fingerprint,
+		Version: s.Version, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, EgressHosts: s.EgressHosts}
+}
+
+// legacyOf maps the values holding secrets to their legacy forms.
+func legacyOf(v any) any {
+	switch v := v.(type) {
+	case broker.Secret:
+		return legacySecretOf(v)
+	case *broker.Secret:
+		l := legacySecretOf(*v)
+		return &l
+	case secretList:
+		out := struct {
+			Secrets []legacySecret `json:"secrets"`
+			Total   int            `json:"total"`
+		}{Total: v.Total}
+		if v.Secrets != nil {
+			out.Secrets = []legacySecret{}
+		}
+		for _, s := range v.Secrets {
+			out.Secrets = append(out.Secrets, legacySecretOf(s))
+		}
+		return out
+	case broker.HostList:
+		return []string(v)
+	}
+	return v
 }

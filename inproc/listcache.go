@@ -80,7 +80,7 @@ func (c *ListCache) Get(_ context.Context, userID string) ([]broker.Secret, stri
 	}
 	secrets := make([]broker.Secret, len(docs))
 	for i, d := range docs {
-		if err := broker.DecodeSecret(d, &secrets[i]); err != nil {
+		if err := json.Unmarshal(d, &secrets[i]); err != nil {
 			return nil, stamp, false, broker.WithCode(broker.CodeInternal, err, "decode cached secret list")
 		}
 	}
