@@ -98,18 +98,13 @@ func TestJSONSerializerBytes(t *testing.T) {
 	}
 }
 
-// legacySecret is broker.Secret as it was encoded before HostList: the
-// whole secret a Marshaler showing egress_hosts as [] when nil.
+// legacySecret is broker.Secret as it was encoded before HostList: a
+// Marshaler showing egress_hosts as [] when nil. Its own EgressHosts, a
+// plain []string, hides the embedded HostList (the shallower field wins)
+// and is encoded last, where the Secret's was.
 type legacySecret struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Provider    *string   `json:"provider"`
-	MaskedValue string    `json:"masked_value"`
-	Fingerprint string    `json:"fingerprint"`
-	Version     int       `json:"version"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	EgressHosts []string  `json:"egress_hosts"`
+	broker.Secret
+	EgressHosts []string `json:"egress_hosts"`
 }
 
 func (s legacySecret) MarshalJSON() ([]byte, error) {
@@ -121,8 +116,7 @@ func (s legacySecret) MarshalJSON() ([]byte, error) {
 }
 
 func legacySecretOf(s broker.Secret) legacySecret {
-	return legacySecret{ID: s.ID, Name: s.Name, Provider: s.Provider, MaskedValue: s.MaskedValue, Fingerprint: s.Fingerprint,
-		Version: s.Version, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, EgressHosts: s.EgressHosts}
+	return legacySecret{Secret: s, EgressHosts: s.EgressHosts}
 }
 
 // legacyOf maps the values holding secrets to their legacy forms.
