@@ -16,6 +16,7 @@ import (
 	"github.com/acme/secretsbroker/inproc"
 	"github.com/acme/secretsbroker/internal/cpuprofile"
 	"github.com/acme/secretsbroker/internal/envflag"
+	"github.com/acme/secretsbroker/internal/logsetup"
 	"github.com/acme/secretsbroker/redisx"
 	"github.com/acme/secretsbroker/ui"
 	"github.com/acme/secretsbroker/vaultx"
@@ -106,21 +107,13 @@ func openRedis(ctx context.Context, cfg serveConfig, log zerolog.Logger) (*redis
 	return rc, err
 }
 
-func newLogger(level string, w io.Writer) (zerolog.Logger, error) {
-	lvl, err := zerolog.ParseLevel(level)
-	if err != nil || level == "" {
-		return zerolog.Nop(), usagef("BROKER_LOG_LEVEL %q: want debug, info, warn or error", level)
-	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Str("service", "brokerd").Logger(), nil
-}
-
 // serve runs the API until ctx is cancelled, then drains in-flight requests.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseServeConfig(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.LogLevel, stderr)
+	log, err := logsetup.New("brokerd", "BROKER_LOG_LEVEL", cfg.LogLevel, stderr)
 	if err != nil {
 		return err
 	}

@@ -10,20 +10,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/rs/zerolog"
 
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/egressproxy"
+	"github.com/acme/secretsbroker/internal/logsetup"
 	"github.com/acme/secretsbroker/vaultx"
 )
-
-func newLogger(level string, w io.Writer) (zerolog.Logger, error) {
-	lvl, err := zerolog.ParseLevel(level)
-	if err != nil || level == "" {
-		return zerolog.Nop(), usagef("EGRESS_LOG_LEVEL %q: want debug, info, warn or error", level)
-	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Str("service", "egressd").Logger(), nil
-}
 
 // serve runs the proxy until ctx is cancelled, then drains.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -31,7 +23,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.LogLevel, stdout)
+	log, err := logsetup.New("egressd", "EGRESS_LOG_LEVEL", cfg.LogLevel, stdout)
 	if err != nil {
 		return err
 	}
