@@ -180,14 +180,11 @@ func newAPIClient(cfg Config, opts APIOptions) (*api.Client, *http.Transport, er
 		return nil, nil, broker.Errorf(broker.CodeInvalid, "vault TLS: a client certificate needs a client key and the other way round")
 	}
 	tr := &http.Transport{
-		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		DialContext:           newDialer().DialContext,
 		MaxIdleConns:          512,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
+		TLSHandshakeTimeout:   tlsHandshakeTimeout,
 		ExpectContinueTimeout: time.Second,
 		ResponseHeaderTimeout: cfg.Timeout,
 		ForceAttemptHTTP2:     true,
@@ -244,3 +241,12 @@ func (c Config) String() string {
 
 // GoString keeps %#v of a Config from printing the token.
 func (c Config) GoString() string { return c.String() }
+
+// The connection settings of every transport to Vault (vault/api's and the
+// direct transport): a dial gives up after 5 s, TCP keep-alives every 30 s,
+// a TLS handshake gives up after 10 s.
+const tlsHandshakeTimeout = 10 * time.Second
+
+func newDialer() *net.Dialer {
+	return &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+}

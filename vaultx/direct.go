@@ -60,7 +60,7 @@ func newDirectTransport(tlsCfg *tls.Config) *directTransport {
 		tc.NextProtos = []string{"http/1.1"}
 	}
 	return &directTransport{
-		dialer:  &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
+		dialer:  newDialer(),
 		tls:     tc,
 		idleFor: 10 * time.Second,
 		maxIdle: 256,
@@ -180,7 +180,7 @@ func (t *directTransport) dial(ctx context.Context, key string, req *http.Reques
 			cfg.ServerName = req.URL.Hostname()
 		}
 		tc := tls.Client(nc, cfg)
-		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		hctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
 		err := tc.HandshakeContext(hctx)
 		cancel()
 		if err != nil {
