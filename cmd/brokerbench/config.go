@@ -22,6 +22,7 @@ type config struct {
 	BrokerdBin  string // empty: go build
 	GoBin       string
 	LogLevel    string // brokerd's
+	GoMaxProcs  int    // brokerd's GOMAXPROCS (0: the Go runtime's default)
 	ListUsers   int    // users per list size (cold lists need one user per worker)
 	Items       int    // evaluation items
 	EvalSecrets int    // secrets selected by an evaluation
@@ -49,6 +50,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.BrokerdBin, "brokerd", "", "brokerd binary (default: go build ./cmd/brokerd)")
 	fs.StringVar(&c.GoBin, "go", "go", "go command used to build brokerd")
 	fs.StringVar(&c.LogLevel, "broker-log-level", "info", "brokerd's log level (its logs go to a file)")
+	fs.IntVar(&c.GoMaxProcs, "broker-gomaxprocs", 0, "brokerd's GOMAXPROCS, as the Helm chart sets it (0: the Go runtime's default)")
 	fs.IntVar(&c.ListUsers, "list-users", 8, "users per list size; a cold list takes one for itself, so this caps the cold-list concurrency")
 	fs.IntVar(&c.Items, "items", 100, "items per evaluation")
 	fs.IntVar(&c.EvalConc, "eval-conc", 8, "cap on concurrent evaluations (each runs 16 token mints at once)")
@@ -65,6 +67,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.GoMaxProcs < 0 {
+		return c, fmt.Errorf("-broker-gomaxprocs %d: want 0 (the default) or more", c.GoMaxProcs)
 	}
 	for _, s := range strings.Split(conc, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -102,4 +107,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, errors.New("-wrap-ttl: at least 1s")
 	}
 	return c, nil
+}
+
+// brokerdRuntimeEnv is the Go runtime's environment for brokerd:
+// GOMAXPROCS when -broker-gomaxprocs is set, else nothing (the default).
+func (c config) brokerdRuntimeEnv() []string {
+	if c.GoMaxProcs == 0 {
+		return nil
+	}
+	return []string{"GOMAXPROCS=" + strconv.Itoa(c.GoMaxProcs)}
 }

@@ -86,16 +86,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	bd, err := startBrokerd(ctx, cfg.BrokerdBin, []string{
-		"VAULT_ADDR=" + v.addr,
-		"BROKER_VAULT_ROLE_ID_FILE=" + roleFile, "BROKER_VAULT_SECRET_ID_FILE=" + secretFile,
-		"REDIS_URL=" + redisURL,
+	bd, err := startBrokerd(ctx, cfg.BrokerdBin, append(cfg.brokerdRuntimeEnv(),
+		"VAULT_ADDR="+v.addr,
+		"BROKER_VAULT_ROLE_ID_FILE="+roleFile, "BROKER_VAULT_SECRET_ID_FILE="+secretFile,
+		"REDIS_URL="+redisURL,
 		// The rate limiter must not interfere: far above anything this run sends.
 		"BROKER_RATE_PER_MINUTE=1000000000", "BROKER_RATE_BURST=1000000",
-		"BROKER_WRAP_TTL=" + cfg.WrapTTL.String(),
-		"BROKER_LOG_LEVEL=" + cfg.LogLevel,
-		"BROKER_CPUPROFILE=" + os.Getenv("BROKER_CPUPROFILE"), // a CPU profile of brokerd, written at its shutdown (empty: none)
-	}, work)
+		"BROKER_WRAP_TTL="+cfg.WrapTTL.String(),
+		"BROKER_LOG_LEVEL="+cfg.LogLevel,
+		"BROKER_CPUPROFILE="+os.Getenv("BROKER_CPUPROFILE"), // a CPU profile of brokerd, written at its shutdown (empty: none)
+	), work)
 	if err != nil {
 		return err
 	}
