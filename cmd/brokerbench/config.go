@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,12 +22,12 @@ type config struct {
 	RedisBin    string
 	BrokerdBin  string // empty: go build
 	GoBin       string
-	LogLevel    string // brokerd's
-	GoMaxProcs  int    // brokerd's GOMAXPROCS (0: the Go runtime's default)
-	ListUsers   int    // users per list size (cold lists need one user per worker)
-	Items       int    // evaluation items
-	EvalSecrets int    // secrets selected by an evaluation
-	EvalConc    int    // cap on concurrent evaluations
+	LogLevel    string   // brokerd's
+	BrokerEnv   []string // brokerd's Go runtime settings (GOMAXPROCS=1, ...): none, the runtime's defaults
+	ListUsers   int      // users per list size (cold lists need one user per worker)
+	Items       int      // evaluation items
+	EvalSecrets int      // secrets selected by an evaluation
+	EvalConc    int      // cap on concurrent evaluations
 	WrapTTL     time.Duration
 	Rounds      int   // broker and floor alternate this many times per phase
 	Keep        bool  // keep the work directory (logs)
@@ -50,7 +51,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.BrokerdBin, "brokerd", "", "brokerd binary (default: go build ./cmd/brokerd)")
 	fs.StringVar(&c.GoBin, "go", "go", "go command used to build brokerd")
 	fs.StringVar(&c.LogLevel, "broker-log-level", "info", "brokerd's log level (its logs go to a file)")
-	fs.IntVar(&c.GoMaxProcs, "broker-gomaxprocs", 0, "brokerd's GOMAXPROCS, as the Helm chart sets it (0: the Go runtime's default)")
+	var brokerEnv string
+	fs.StringVar(&brokerEnv, "broker-env", "", "brokerd's Go runtime settings, comma-separated NAME=VALUE of "+strings.Join(runtimeEnvNames, ", ")+
+		" (the Helm chart's: "+chartRuntimeEnv+"; empty: the runtime's defaults)")
 	fs.IntVar(&c.ListUsers, "list-users", 8, "users per list size; a cold list takes one for itself, so this caps the cold-list concurrency")
 	fs.IntVar(&c.Items, "items", 100, "items per evaluation")
 	fs.IntVar(&c.EvalConc, "eval-conc", 8, "cap on concurrent evaluations (each runs 16 token mints at once)")
@@ -68,8 +71,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if c.GoMaxProcs < 0 {
-		return c, fmt.Errorf("-broker-gomaxprocs %d: want 0 (the default) or more", c.GoMaxProcs)
+	var err error
+	if c.BrokerEnv, err = parseRuntimeEnv(brokerEnv); err != nil {
+		return c, err
 	}
 	for _, s := range strings.Split(conc, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -109,11 +113,29 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	return c, nil
 }
 
-// brokerdRuntimeEnv is the Go runtime's environment for brokerd:
-// GOMAXPROCS when -broker-gomaxprocs is set, else nothing (the default).
-func (c config) brokerdRuntimeEnv() []string {
-	if c.GoMaxProcs == 0 {
-		return nil
+// runtimeEnvNames are the settings -broker-env may pass: the Go runtime's,
+// never the broker's own (the run sets those).
+var runtimeEnvNames = []string{"GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GODEBUG"}
+
+// chartRuntimeEnv is what the Helm chart sets (deploy/helm values.yaml).
+const chartRuntimeEnv = "GOMAXPROCS=1"
+
+// parseRuntimeEnv splits -broker-env into NAME=VALUE entries of
+// runtimeEnvNames, each name at most once.
+func parseRuntimeEnv(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
 	}
-	return []string{"GOMAXPROCS=" + strconv.Itoa(c.GoMaxProcs)}
+	var out []string
+	seen := map[string]bool{}
+	for _, kv := range strings.Split(s, ",") {
+		kv = strings.TrimSpace(kv)
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || value == "" || !slices.Contains(runtimeEnvNames, name) || seen[name] {
+			return nil, fmt.Errorf("-broker-env %q: want comma-separated NAME=VALUE, each of %s at most once", kv, strings.Join(runtimeEnvNames, ", "))
+		}
+		seen[name] = true
+		out = append(out, kv)
+	}
+	return out, nil
 }

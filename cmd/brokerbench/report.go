@@ -75,13 +75,13 @@ func (rep report) write(stdout io.Writer, dir string) error {
 }
 
 func (rep report) table(w io.Writer) {
-	procs := "the Go runtime's default"
-	if rep.Config.GoMaxProcs > 0 {
-		procs = strconv.Itoa(rep.Config.GoMaxProcs)
+	runtime := "the Go runtime's defaults"
+	if len(rep.Config.BrokerEnv) > 0 {
+		runtime = strings.Join(rep.Config.BrokerEnv, " ")
 	}
-	fmt.Fprintf(w, "brokerbench %s\nmachine: %s\nrun: %s, -n %d -budget %d -rounds %d, evaluation of %d items selecting %d secrets, brokerd GOMAXPROCS %s\n\n",
+	fmt.Fprintf(w, "brokerbench %s\nmachine: %s\nrun: %s, -n %d -budget %d -rounds %d, evaluation of %d items selecting %d secrets; brokerd: %s\n\n",
 		time.Now().UTC().Format(time.RFC3339), rep.Machine, rep.Duration.Round(time.Second), rep.Config.Requests, rep.Config.Budget,
-		rep.Config.Rounds, rep.Config.Items, rep.Config.EvalSecrets, procs)
+		rep.Config.Rounds, rep.Config.Items, rep.Config.EvalSecrets, runtime)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "op\tconc\tworkers\treqs\t|\tbroker/s\tp50 ms\tp95 ms\tp99 ms\terr\ttrips\tbd cpu\tbd sys\tbd sc\tv cpu\tcl cpu\t|\tfloor/s\tp50 ms\tp95 ms\tp99 ms\terr\ttrips\tv cpu\tcl cpu\t|\tratio\trss MB\t")
 	for _, r := range rep.Rows {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	bd, err := startBrokerd(ctx, cfg.BrokerdBin, append(cfg.brokerdRuntimeEnv(),
+	bd, err := startBrokerd(ctx, cfg.BrokerdBin, append(slices.Clone(cfg.BrokerEnv),
 		"VAULT_ADDR="+v.addr,
 		"BROKER_VAULT_ROLE_ID_FILE="+roleFile, "BROKER_VAULT_SECRET_ID_FILE="+secretFile,
 		"REDIS_URL="+redisURL,
