@@ -90,7 +90,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		c.EgressConc = append(c.EgressConc, n)
 	}
 	known := map[string]bool{}
-	for _, o := range allOps() {
+	for _, o := range append(allOps(), extraOps...) {
 		known[o] = true
 	}
 	for _, o := range strings.Split(ops, ",") {
@@ -98,7 +98,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			continue
 		}
 		if !known[o] {
-			return c, fmt.Errorf("-ops: unknown operation %q (known: %s)", o, strings.Join(allOps(), ","))
+			return c, fmt.Errorf("-ops: unknown operation %q (known: %s)", o, strings.Join(append(allOps(), extraOps...), ","))
 		}
 		c.Ops = append(c.Ops, o)
 	}

@@ -295,3 +295,25 @@ func (f *floor) evaluation(ctx context.Context, user string, ids []string, items
 	}
 	return par(ctx, 2*items, innerPar, func(ctx context.Context, _ int) error { return f.wrap(ctx, user, env) })
 }
+
+// provisionWithRecord is provision plus the one KV write the broker makes
+// since its records live in Vault: a runtime record of the broker's size
+// (the runtime, its sandbox and the accessor). Not the floor of any
+// operation: the provision1_record row uses it to separate what that write
+// costs from what brokerd adds.
+func (f *floor) provisionWithRecord(ctx context.Context, user string, ids []string) error {
+	if err := f.provision(ctx, user, ids); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	rt := broker.Runtime{ID: broker.NewID(), UserID: user, ProjectID: "bench", SecretIDs: ids, CreatedAt: now, UpdatedAt: now,
+		Sandbox: broker.Sandbox{ID: broker.NewID(), EnvNames: []string{"NAME_0"}, ExpiresAt: now.Add(f.wrapTTL), CreatedAt: now,
+			Delivery: broker.DeliveryEnv, Accessor: "floor" + randHex(10)}}
+	doc, err := broker.EncodeRuntime(rt)
+	if err != nil {
+		return err
+	}
+	_, err = f.v.call(ctx, http.MethodPost, layout.DataPath(kvMount, layout.RuntimePath(user, rt.ID)),
+		map[string]any{"data": map[string]string{"record": string(doc)}}, user, 0)
+	return err
+}

@@ -19,6 +19,10 @@ func allOps() []string {
 	return append(ops, "rotate", "provision1", "provision5", "provision20", "evaluation")
 }
 
+// extraOps run only when -ops names them. provision1_record is provision1
+// against a floor that also writes the runtime record (floor.go).
+var extraOps = []string{"provision1_record"}
+
 // opSpec is one operation: its broker request, its floor, and its estimated
 // Vault calls (which size the phase).
 type opSpec struct {
@@ -138,15 +142,18 @@ func (b *bench) spec1(name string) opSpec {
 					return b.fl.rotate(ctx, w.hot.id, w.hot.secrets[wk%hotSecrets], value(i))
 				}
 			}}
+	case name == "provision1_record":
+		ids := w.hot.secrets[:1]
+		return opSpec{name: name, calls: 6, broker: b.provisionRuntime(ids),
+			floor: func(int) opFunc {
+				return func(ctx context.Context, _, _ int, _ func()) error {
+					return b.fl.provisionWithRecord(ctx, w.hot.id, ids)
+				}
+			}}
 	case strings.HasPrefix(name, "provision"):
 		k, _ := strconv.Atoi(strings.TrimPrefix(name, "provision"))
 		ids := w.hot.secrets[:k]
-		return opSpec{name: name, calls: k + 4,
-			broker: func(int) opFunc {
-				return func(ctx context.Context, _, _ int, _ func()) error {
-					return done(b.bc.as(w.hot.key).CreateRuntime(ctx, client.CreateRuntimeRequest{ProjectID: "bench", SecretIDs: ids}))
-				}
-			},
+		return opSpec{name: name, calls: k + 4, broker: b.provisionRuntime(ids),
 			floor: func(int) opFunc {
 				return func(ctx context.Context, _, _ int, _ func()) error { return b.fl.provision(ctx, w.hot.id, ids) }
 			}}
@@ -181,4 +188,14 @@ func (b *bench) listOnce(ctx context.Context, u user, n int) error {
 		return fmt.Errorf("list: total %d, want %d", out.Total, n)
 	}
 	return nil
+}
+
+// provisionRuntime is the broker's side of a provision: a runtime of the hot
+// user's ids.
+func (b *bench) provisionRuntime(ids []string) func(int) opFunc {
+	return func(int) opFunc {
+		return func(ctx context.Context, _, _ int, _ func()) error {
+			return done(b.bc.as(b.w.hot.key).CreateRuntime(ctx, client.CreateRuntimeRequest{ProjectID: "bench", SecretIDs: ids}))
+		}
+	}
 }
