@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 )
@@ -39,6 +40,10 @@ func (h HostList) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads a JSON array of hosts; [] and null are none (nil).
 func (h *HostList) UnmarshalJSON(b []byte) error {
+	if s := string(bytes.TrimSpace(b)); s == "[]" || s == "null" {
+		*h = nil // the common case, without a decoder
+		return nil
+	}
 	var hosts []string
 	if err := json.Unmarshal(b, &hosts); err != nil {
 		return err
