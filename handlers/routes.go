@@ -21,6 +21,9 @@ func (s *Server) routes() {
 	}
 
 	api := e.Group("/api/v1", s.authenticate, s.rateLimit)
+	// Replaces the catch-all the group's middleware registers, which would
+	// answer 404 to a wrong method on a route of the group.
+	api.RouteNotFound("/*", apiNotFound(e, "/api/v1/*"))
 	idem := s.idempotent
 
 	api.GET("/user/secrets", s.listSecrets)

@@ -120,10 +120,11 @@ func TestUnknownRouteIs404Envelope(t *testing.T) {
 	wantEnvelope(t, rec, http.StatusUnauthorized, "authentication_error")
 }
 
-// TestWrongMethodEnvelope: a wrong method on a public route answers 405 with
-// Allow. Under /api/v1 it answers 404 not_found today: echo's group
-// catch-all (registered for the group's middleware) matches first. Both are
-// the error envelope and neither reaches the service.
+// TestWrongMethodEnvelope: a wrong method on a route answers 405 with Allow
+// naming the route's methods, on public routes and under /api/v1 alike (where
+// echo's group catch-all alone would answer 404); OPTIONS on such a path is
+// 204 with Allow; a path no route has is 404. All are the error envelope and
+// none reaches the service.
 func TestWrongMethodEnvelope(t *testing.T) {
 	h := newHarness(t, Config{})
 	rec := h.do(t, "POST", "/healthz", "")
@@ -131,13 +132,24 @@ func TestWrongMethodEnvelope(t *testing.T) {
 	if env.Detail != "method not allowed on this route" || !strings.Contains(rec.Header().Get("Allow"), "GET") {
 		t.Errorf("POST /healthz: %+v, Allow %q", env, rec.Header().Get("Allow"))
 	}
-	for _, tc := range []struct{ method, path string }{
-		{"DELETE", "/api/v1/user/secrets"},
-		{"PATCH", "/api/v1/user/secrets/" + testID},
-		{"PUT", "/api/v1/runtimes/" + testID},
-		{"DELETE", "/api/v1/evaluations/" + testID},
+	for _, tc := range []struct{ method, path, allow string }{
+		{"DELETE", "/api/v1/user/secrets", "GET, POST, OPTIONS"},
+		{"PATCH", "/api/v1/user/secrets/" + testID, "GET, PUT, DELETE, OPTIONS"},
+		{"PUT", "/api/v1/runtimes/" + testID, "GET, DELETE, OPTIONS"},
+		{"DELETE", "/api/v1/evaluations/" + testID, "GET, OPTIONS"},
+		{"GET", "/api/v1/runtimes/" + testID + "/restart", "POST, OPTIONS"},
 	} {
-		wantEnvelope(t, h.do(t, tc.method, tc.path, ""), http.StatusNotFound, "not_found")
+		rec := h.do(t, tc.method, tc.path, "")
+		wantEnvelope(t, rec, http.StatusMethodNotAllowed, "method_not_allowed")
+		if got := rec.Header().Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
+	}
+	if rec := h.do(t, "OPTIONS", "/api/v1/user/secrets", ""); rec.Code != http.StatusNoContent || rec.Header().Get("Allow") != "GET, POST, OPTIONS" {
+		t.Errorf("OPTIONS /api/v1/user/secrets: %d, Allow %q", rec.Code, rec.Header().Get("Allow"))
+	}
+	for _, path := range []string{"/api/v1/nope", "/api/v1/user/secrets/" + testID + "/nope", "/api/v1"} {
+		wantEnvelope(t, h.do(t, "GET", path, ""), http.StatusNotFound, "not_found")
 	}
 	if n := len(h.svc.Calls()); n != 0 {
 		t.Fatalf("wrong methods reached the service %d times", n)
