@@ -13,9 +13,10 @@ import (
 	"github.com/acme/secretsbroker/broker"
 )
 
-// TestJSONSerializerBytes: answers are byte for byte (and error or not)
-// what they were when Secret itself was a Marshaler (egress_hosts [] when
-// none; now only the HostList is), encoded by echo's DefaultJSONSerializer:
+// TestJSONSerializerBytes: answers (echo's DefaultJSONSerializer, the one
+// encoder of c.JSON) are byte for byte (and error or not) what they were
+// when Secret itself was a Marshaler (egress_hosts [] when none; now only
+// the HostList is), encoded by echo's DefaultJSONSerializer:
 // for secrets with hostile strings (HTML, U+2028, control bytes, invalid
 // UTF-8), nil and empty lists, nil providers, odd times (zones, zero, years
 // encoding/json cannot encode), indented or not, alone, by pointer and in
@@ -23,6 +24,7 @@ import (
 // hosts back, with [] read as nil.
 func TestJSONSerializerBytes(t *testing.T) {
 	e := echo.New()
+	api := newHarness(t, Config{}).srv.e.JSONSerializer // the API's own encoder
 	encode := func(s echo.JSONSerializer, v any, indent string) (string, string) {
 		rec := httptest.NewRecorder()
 		c := e.NewContext(httptest.NewRequest("GET", "/", nil), rec)
@@ -69,7 +71,7 @@ func TestJSONSerializerBytes(t *testing.T) {
 	errors := 0
 	for i, v := range values {
 		for _, indent := range []string{"", "  "} {
-			gotB, gotE := encode(jsonSerializer{}, v, indent)
+			gotB, gotE := encode(api, v, indent)
 			wantB, wantE := encode(echo.DefaultJSONSerializer{}, legacyOf(v), indent)
 			// The error texts name different Marshalers; the answer to
 			// either is the same internal error.

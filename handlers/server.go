@@ -83,11 +83,9 @@ func New(cfg Config, d Deps) *Server {
 	// peer's: echo's default trusts X-Forwarded-For and X-Real-IP, which let a
 	// client pick a fresh address for every guessed key.
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.JSONSerializer = jsonSerializer{}
 	admin := echo.New()
 	admin.HideBanner, admin.HidePort = true, true
 	admin.IPExtractor = echo.ExtractIPDirect()
-	admin.JSONSerializer = jsonSerializer{}
 	s := &Server{cfg: cfg, d: d, e: e, admin: admin}
 	e.HTTPErrorHandler = s.handleError
 	admin.HTTPErrorHandler = s.handleError

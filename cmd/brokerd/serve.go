@@ -119,7 +119,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	stopProfile, err := cpuprofile.Start("BROKER_CPUPROFILE", getenv("BROKER_CPUPROFILE"))
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	defer stopProfile()
 	// Bind first: a bad or busy address is a setting error, before any log line.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/acme/secretsbroker/broker"
 	"github.com/acme/secretsbroker/egressproxy"
+	"github.com/acme/secretsbroker/internal/cpuprofile"
 	"github.com/acme/secretsbroker/internal/logsetup"
 	"github.com/acme/secretsbroker/vaultx"
 )
@@ -31,7 +32,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	stopProfile, err := startCPUProfile(getenv(cpuProfileEnv))
+	stopProfile, err := cpuprofile.Start("EGRESS_CPUPROFILE", getenv("EGRESS_CPUPROFILE"))
 	if err != nil {
 		return err
 	}
